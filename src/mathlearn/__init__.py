@@ -1,0 +1,53 @@
+"""mathlearn: machine learning as the mathematics states it, exactly and fast.
+
+Parts
+-----
+``mathlearn.MLP``, ``mathlearn.train``
+    Networks as alternating compositions of affine maps and a componentwise
+    activation, with forward passes, loss gradients and per-sample
+    Jacobians from C++ kernels.
+``mathlearn.shapley``
+    Exact Shapley values of cooperative games and of a model at a point.
+``mathlearn.mdp``
+    Finite Markov decision processes and the Bellman equations.
+
+Subpackages load on first use, so ``import mathlearn`` stays fast.
+"""
+
+from __future__ import annotations
+
+import importlib
+
+from ._threads import get_num_threads, set_num_threads
+
+__version__ = "0.1.0"
+
+_LAZY = {
+    "MLP": ("network", "MLP"),
+    "train": ("training", "train"),
+    "TrainingResult": ("training", "TrainingResult"),
+    "train_test_split": ("training", "train_test_split"),
+    "shapley": ("shapley", None),
+    "mdp": ("mdp", None),
+    "reference": ("reference", None),
+    "datasets": ("datasets", None),
+    "activations": ("activations", None),
+    "losses": ("losses", None),
+}
+
+__all__ = sorted([*_LAZY, "set_num_threads", "get_num_threads", "__version__"])
+
+
+def __getattr__(name):
+    try:
+        module_name, attribute = _LAZY[name]
+    except KeyError:
+        raise AttributeError(f"module 'mathlearn' has no attribute {name!r}") from None
+    module = importlib.import_module(f".{module_name}", __name__)
+    value = module if attribute is None else getattr(module, attribute)
+    globals()[name] = value
+    return value
+
+
+def __dir__():
+    return __all__
