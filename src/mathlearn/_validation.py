@@ -123,8 +123,8 @@ def check_real(
     if isinstance(value, bool) or not isinstance(value, (numbers.Real, np.floating, np.integer)):
         raise TypeError(f"{name} must be a real number; got {_short(value)} of type {type(value).__name__}.")
     value = float(value)
-    left = "(" if low_open else "["
-    right = ")" if high_open else "]"
+    left = "(" if low_open or low is None else "["
+    right = ")" if high_open or high is None else "]"
     interval = f"{left}{'-inf' if low is None else low}, {'inf' if high is None else high}{right}"
     bad = not np.isfinite(value)
     if low is not None:
