@@ -27,6 +27,8 @@ _LAZY = {
     "train": ("training", "train"),
     "TrainingResult": ("training", "TrainingResult"),
     "train_test_split": ("training", "train_test_split"),
+    "network": ("network", None),
+    "training": ("training", None),
     "shapley": ("shapley", None),
     "mdp": ("mdp", None),
     "reference": ("reference", None),

@@ -201,7 +201,11 @@ def train(
     net.loss(X_train[:1], y_train[:1], loss=loss)
 
     def evaluate(X_part, y_part):
-        return net.loss(X_part, y_part, loss=loss) if len(X_part) else math.nan
+        if not len(X_part):
+            return math.nan
+        # Divergence shows as an infinite or NaN loss, checked after each epoch.
+        with np.errstate(over="ignore", invalid="ignore"):
+            return net.loss(X_part, y_part, loss=loss)
 
     train_loss = np.empty(epochs + 1)
     test_loss = np.empty(epochs + 1)
