@@ -98,3 +98,19 @@ def test_demo_runs_end_to_end():
     assert "converged = True" in out
     # The book's v* top row (Sutton and Barto, Figure 3.5).
     assert "22.0" in out and "24.4" in out and "19.4" in out and "17.5" in out
+
+
+def test_fold_standardization_is_exact():
+    import mathlearn as ml
+    from mathlearn._report import fold_standardization
+
+    rng = np.random.default_rng(2)
+    net = ml.MLP([4, 7, 5, 2], activation="tanh", seed=3)
+    x_mean, x_scale = rng.normal(size=4), rng.uniform(0.5, 2.0, size=4)
+    y_mean, y_scale = 3.5, 12.0
+    X = rng.normal(size=(30, 4)) * x_scale + x_mean
+    folded = fold_standardization(net, x_mean, x_scale, y_mean, y_scale)
+    expected = y_mean + y_scale * net.forward((X - x_mean) / x_scale)
+    np.testing.assert_allclose(folded.forward(X), expected, rtol=1e-12, atol=1e-12)
+    # The original network is left unchanged.
+    assert not np.shares_memory(folded.params, net.params)

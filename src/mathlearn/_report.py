@@ -54,23 +54,26 @@ def _least_squares(X_train, y_train):
     return beta[0], beta[1:]
 
 
-class StandardizedModel:
-    """The network in the data's original units.
+def fold_standardization(net, x_mean, x_scale, y_mean, y_scale):
+    """Return a copy of ``net`` that maps original units to original units.
 
-    f(x) = y_mean + y_scale * net((x - x_mean) / x_scale), evaluated on whole
-    batches, so Shapley games call the C++ forward pass on large arrays.
+    If ``net`` was trained on z = (x - x_mean) / x_scale with target
+    t = (y - y_mean) / y_scale, the composition
+    y_mean + y_scale * net((x - x_mean) / x_scale) is again an MLP of the
+    same shape: W_1 becomes W_1 / x_scale (column-wise) with
+    b_1 - (W_1 / x_scale) x_mean, and the output layer W_L, b_L becomes
+    y_scale W_L, y_scale b_L + y_mean. Folding keeps every Shapley
+    evaluation a single C++ forward pass.
     """
-
-    def __init__(self, net, x_mean, x_scale, y_mean, y_scale):
-        self.net = net
-        self.x_mean = x_mean
-        self.x_scale = x_scale
-        self.y_mean = y_mean
-        self.y_scale = y_scale
-
-    def __call__(self, X):
-        Z = (np.asarray(X, dtype=np.float64) - self.x_mean) / self.x_scale
-        return self.y_mean + self.y_scale * self.net.forward(Z)[:, 0]
+    model = net.copy()
+    W_first, b_first = model.weights[0], model.biases[0]
+    W_first /= x_scale
+    b_first -= W_first @ x_mean
+    W_last, b_last = model.weights[-1], model.biases[-1]
+    W_last *= y_scale
+    b_last *= y_scale
+    b_last += y_mean
+    return model
 
 
 def fit_and_explain(dataset, settings: FitSettings, out, *, explain_row: int | None = None) -> FitReport:
@@ -123,7 +126,10 @@ def fit_and_explain(dataset, settings: FitSettings, out, *, explain_row: int | N
         seed=rng,
     )
     elapsed = time.perf_counter() - started
-    model = StandardizedModel(net, x_mean, x_scale, y_mean, y_scale)
+    folded = fold_standardization(net, x_mean, x_scale, y_mean, y_scale)
+
+    def model(rows):
+        return folded.forward(rows)[:, 0]
 
     intercept, coef = _least_squares(X_train, y_train)
     baseline_train = _rmse(intercept + X_train @ coef, y_train)
