@@ -1,0 +1,105 @@
+"""Numba kernels for exact Shapley values over a full coalition table.
+
+Every kernel reads a C-contiguous table of shape (2**n, m) in float32 or
+float64, indexed by coalition mask (bit i set when player i is in the
+coalition), accumulates in float64 and writes into an output array that
+the caller allocates. Nothing is compiled at import: each kernel compiles
+on its first call and is cached on disk (``cache=True``).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numba import njit, prange
+
+
+@njit(cache=True, inline="always")
+def _popcount(mask):
+    # Bit count of a non-negative int64 by the SWAR method (H. S. Warren,
+    # Hacker's Delight, chapter 5), because Numba exposes no popcount intrinsic.
+    x = np.uint64(mask)
+    x = x - ((x >> np.uint64(1)) & np.uint64(0x5555555555555555))
+    x = (x & np.uint64(0x3333333333333333)) + ((x >> np.uint64(2)) & np.uint64(0x3333333333333333))
+    x = (x + (x >> np.uint64(4))) & np.uint64(0x0F0F0F0F0F0F0F0F)
+    return np.int64((x * np.uint64(0x0101010101010101)) >> np.uint64(56))
+
+
+@njit(cache=True, parallel=True)
+def subset_phi(table, weights, phi):
+    """Write the Shapley values of the game ``table`` into ``phi`` by the subset formula.
+
+    phi_i = sum over S not containing i of w(|S|) (v(S u {i}) - v(S)), with
+    w(s) = s! (n - s - 1)! / n! (Shapley 1953).
+
+    Parameters
+    ----------
+    table : ndarray, shape (2**n, m), float32 or float64, C-contiguous
+        Coalition values v(S) at row S.
+    weights : ndarray, shape (n,), float64
+        ``weights[s]`` is w(s).
+    phi : ndarray, shape (n, m), float64
+        Output; every entry is overwritten.
+    """
+    n = phi.shape[0]
+    m = phi.shape[1]
+    half = np.int64(1) << (n - 1)
+    # One player per task: n tasks keep both cores busy for n >= 2, and each
+    # task owns its row of phi, so no reduction across threads is needed.
+    for i in prange(n):
+        bit = np.int64(1) << i
+        low = bit - 1
+        acc = np.zeros(m, dtype=np.float64)
+        for j in range(half):
+            # Spread j over the bits other than i, which enumerates every S without i.
+            S = ((j & ~low) << 1) | (j & low)
+            w = weights[_popcount(S)]
+            T = S | bit
+            for o in range(m):
+                acc[o] += w * (np.float64(table[T, o]) - np.float64(table[S, o]))
+        for o in range(m):
+            phi[i, o] = acc[o]
+
+
+@njit(cache=True)
+def potential_phi(table, P, phi):
+    """Write the Shapley values of ``table`` into ``phi`` through the potential.
+
+    With v0(S) = v(S) - v(empty), the Hart and Mas-Colell potential is
+    P(empty) = 0 and P(S) = (v0(S) + sum over i in S of P(S \\ {i})) / |S|,
+    and phi_i = P(N) - P(N \\ {i}) (S. Hart and A. Mas-Colell, Potential,
+    value, and consistency, Econometrica 57(3), 1989). They assume v(empty) = 0, hence the shift by
+    v(empty), which leaves phi unchanged.
+
+    Parameters
+    ----------
+    table : ndarray, shape (2**n, m), float32 or float64, C-contiguous
+        Coalition values v(S) at row S.
+    P : ndarray, shape (2**n, m), float64
+        Work array; receives the potential of every coalition.
+    phi : ndarray, shape (n, m), float64
+        Output; every entry is overwritten.
+    """
+    n = phi.shape[0]
+    m = phi.shape[1]
+    size = np.int64(1) << n
+    for o in range(m):
+        P[0, o] = 0.0
+    # Ascending masks visit every S \ {i} before S because S \ {i} < S.
+    # NOTE: this loop runs on one thread. Masks of equal size are
+    # independent and could run in parallel, at the cost of enumerating
+    # them by size.
+    for S in range(1, size):
+        s = _popcount(S)
+        for o in range(m):
+            acc = np.float64(table[S, o]) - np.float64(table[0, o])
+            rest = S
+            while rest != 0:
+                lowest = rest & -rest
+                acc += P[S ^ lowest, o]
+                rest ^= lowest
+            P[S, o] = acc / s
+    full = size - 1
+    for i in range(n):
+        without_i = full ^ (np.int64(1) << i)
+        for o in range(m):
+            phi[i, o] = P[full, o] - P[without_i, o]
