@@ -217,8 +217,9 @@ class ModelGame(Game):
     The rows passed to f have the dtype of ``x`` and ``background``
     combined: float32 if both are float32, float64 otherwise.
 
-    The constructor calls f once on the K background rows (the empty
-    coalition) to learn and check the shape of its output.
+    The constructor calls f once on the first min(K, batch_size)
+    background rows (hybrid rows of the empty coalition) to learn and
+    check the shape of its output.
     """
 
     def __init__(self, f, x, background, batch_size=None):
@@ -257,7 +258,10 @@ class ModelGame(Game):
         self.batch_size = check_int(batch_size, "batch_size", minimum=1)
 
         self.n_outputs = None
-        probe = self._call_f(self.background, np.zeros(n_background, dtype=np.int64), probe=True)
+        probe_rows = min(n_background, self.batch_size)
+        probe = self._call_f(
+            self.background[:probe_rows], np.zeros(probe_rows, dtype=np.int64), probe=True
+        )
         self.n_outputs = None if probe.ndim == 1 else probe.shape[1]
 
     def values(self, masks) -> np.ndarray:
