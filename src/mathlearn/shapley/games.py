@@ -162,8 +162,6 @@ class TableGame(Game):
                 f"values must have 2**n rows, one per coalition of n >= 1 players; got {length} "
                 f"rows. Index the table by coalition mask, with bit i set for player i."
             )
-        if table.ndim == 2 and table.shape[1] == 0:
-            raise ValueError(f"values must have at least one output column; got shape {table.shape}.")
         self.n_players = length.bit_length() - 1
         self.n_outputs = None if table.ndim == 1 else table.shape[1]
         view = table.view()
