@@ -189,11 +189,18 @@ def test_exact_fortran_order_and_integer_tables():
     )
 
 
-def test_exact_result_independent_of_threads():
-    # Each player's sum runs on one thread in a fixed order, so the
-    # result must be bitwise identical for any thread count.
+@pytest.mark.parametrize("n_outputs", [None, 2])
+def test_exact_result_independent_of_threads(n_outputs):
+    # Each (player, output) sum runs on one thread in a fixed order, so the
+    # parallel kernel, at any thread count, and the serial one agree bitwise.
     numba = pytest.importorskip("numba")
-    table = np.random.default_rng(5).normal(size=2**12)
+    from mathlearn.shapley import _kernels
+    from mathlearn.shapley.exact import PARALLEL_MIN_TERMS
+    from mathlearn.shapley.games import binomial_weights
+
+    n = 17
+    assert n * 2 ** (n - 1) >= PARALLEL_MIN_TERMS  # exact() takes the parallel kernel
+    table = random_table(np.random.default_rng(5), n, n_outputs)
     game = shapley.TableGame(table)
     before = numba.get_num_threads()
     try:
@@ -203,7 +210,10 @@ def test_exact_result_independent_of_threads():
         many = shapley.exact(game)
     finally:
         numba.set_num_threads(before)
+    serial = np.empty((n, 1 if n_outputs is None else n_outputs))
+    _kernels.subset_phi_serial(table.reshape(2**n, -1), binomial_weights(n), serial)
     np.testing.assert_array_equal(one, many)
+    np.testing.assert_array_equal(many, serial[:, 0] if n_outputs is None else serial)
 
 
 class _QuadraticGame(shapley.Game):

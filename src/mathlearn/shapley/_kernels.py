@@ -24,12 +24,30 @@ def _popcount(mask):
     return np.int64((x * np.uint64(0x0101010101010101)) >> np.uint64(56))
 
 
+@njit(cache=True)
+def _marginal_sum(table, weights, i, o):
+    # sum over S not containing i of w(|S|) (v(S u {i}) - v(S)) for output o,
+    # in a scalar accumulator so that it stays in a register.
+    n = weights.shape[0]
+    half = np.int64(1) << (n - 1)
+    bit = np.int64(1) << i
+    low = bit - 1
+    acc = 0.0
+    for j in range(half):
+        # Spread j over the bits other than i, which enumerates every S without i.
+        S = ((j & ~low) << 1) | (j & low)
+        acc += weights[_popcount(S)] * (np.float64(table[S | bit, o]) - np.float64(table[S, o]))
+    return acc
+
+
 @njit(cache=True, parallel=True)
 def subset_phi(table, weights, phi):
     """Write the Shapley values of the game ``table`` into ``phi`` by the subset formula.
 
     phi_i = sum over S not containing i of w(|S|) (v(S u {i}) - v(S)), with
-    w(s) = s! (n - s - 1)! / n! (Shapley 1953).
+    w(s) = s! (n - s - 1)! / n! (Shapley 1953). The n * m sums run in
+    parallel, one (player, output) pair per task, each summed in the same
+    order as in ``subset_phi_serial``, so both give identical results.
 
     Parameters
     ----------
@@ -40,24 +58,20 @@ def subset_phi(table, weights, phi):
     phi : ndarray, shape (n, m), float64
         Output; every entry is overwritten.
     """
-    n = phi.shape[0]
-    m = phi.shape[1]
-    half = np.int64(1) << (n - 1)
-    # One player per task: n tasks keep both cores busy for n >= 2, and each
-    # task owns its row of phi, so no reduction across threads is needed.
-    for i in prange(n):
-        bit = np.int64(1) << i
-        low = bit - 1
-        acc = np.zeros(m, dtype=np.float64)
-        for j in range(half):
-            # Spread j over the bits other than i, which enumerates every S without i.
-            S = ((j & ~low) << 1) | (j & low)
-            w = weights[_popcount(S)]
-            T = S | bit
-            for o in range(m):
-                acc[o] += w * (np.float64(table[T, o]) - np.float64(table[S, o]))
+    n, m = phi.shape
+    for task in prange(n * m):
+        i = task // m
+        o = task - i * m
+        phi[i, o] = _marginal_sum(table, weights, i, o)
+
+
+@njit(cache=True)
+def subset_phi_serial(table, weights, phi):
+    """Run ``subset_phi`` on one thread, for tables too small to pay for a parallel launch."""
+    n, m = phi.shape
+    for i in range(n):
         for o in range(m):
-            phi[i, o] = acc[o]
+            phi[i, o] = _marginal_sum(table, weights, i, o)
 
 
 @njit(cache=True)

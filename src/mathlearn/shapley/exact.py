@@ -20,6 +20,12 @@ from .games import MAX_MASK_PLAYERS, ModelGame, TableGame, binomial_weights, che
 
 METHODS = ("subset", "potential")
 
+# The subset method runs in parallel from this many terms w(|S|) (v(S u i) - v(S))
+# on, about 1 ms of serial work. Below it, starting the thread pool costs more
+# than it saves: on 2 cores shared with other jobs, a parallel launch measured
+# up to 8 ms (benchmarks/bench_shapley.py, n = 10).
+PARALLEL_MIN_TERMS = 2**20
+
 
 def exact(game, method: str = "subset") -> np.ndarray:
     """Compute the exact Shapley values of a game.
@@ -33,7 +39,8 @@ def exact(game, method: str = "subset") -> np.ndarray:
         in batches of hybrid rows.
     method : {"subset", "potential"}
         ``"subset"`` sums the weighted marginal contributions of each
-        player (Shapley 1953), in parallel over players. ``"potential"``
+        player (Shapley 1953), in parallel over players and outputs for
+        large tables. ``"potential"``
         uses the recursion of the Hart and Mas-Colell potential
         (S. Hart and A. Mas-Colell, Potential, value, and consistency,
         Econometrica 57(3), 1989) on one thread and needs a second table
@@ -76,7 +83,10 @@ def exact(game, method: str = "subset") -> np.ndarray:
     from . import _kernels  # compiles on first use, not at import
 
     if method == "subset":
-        _kernels.subset_phi(table, binomial_weights(n), phi)
+        if n * 2 ** (n - 1) * width >= PARALLEL_MIN_TERMS:
+            _kernels.subset_phi(table, binomial_weights(n), phi)
+        else:
+            _kernels.subset_phi_serial(table, binomial_weights(n), phi)
     else:
         P = np.empty((2**n, width), dtype=np.float64)
         _kernels.potential_phi(table, P, phi)
