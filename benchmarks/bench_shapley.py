@@ -5,9 +5,9 @@ Run from the repository root::
     .venv/bin/python -m pytest benchmarks/bench_shapley.py --benchmark-only
 
 Table games are random normal tables of 2**n float64 values, n = 10, 16
-and 20. The subset method reads the table once per player (n passes,
-in parallel over players); the potential method reads it once and keeps a
-second table. The ``read_table`` benchmark measures the machine limit in
+and 20. The subset method reads the table once per player, n passes in
+parallel over players. The potential method reads it once but writes a
+second table of the same size. The ``read_table`` benchmark measures the machine limit in
 the same run: one ``numpy.sum`` pass over the n = 20 table (8 MiB).
 
 The model game is a two-layer numpy model with 32 tanh units at n = 10
@@ -36,8 +36,8 @@ def random_table_game(n: int, seed: int = 0) -> shapley.TableGame:
 
 
 def efficiency_atol(n: int, M: float) -> float:
-    # Each phi_i is within about 2**n u 2M of the exact value (a sum of
-    # 2**(n-1) weighted differences, weights summing to 1); summing n of them.
+    # Each phi_i is a sum of 2**(n-1) weighted differences whose weights sum
+    # to 1, so it is within about 2**n u 2M of the exact value. Efficiency sums n of them.
     return 4 * n * 2**n * U * M
 
 

@@ -24,10 +24,10 @@ def kernel_bound(n: int, M: float) -> float:
     """Bound on |phi_fast - phi_exact| for a table with max |v| <= M.
 
     Subset formula: each term w(s) (v(S u i) - v(S)) carries a relative
-    error of at most 3u (difference, weight, product), and recursive
-    summation of 2**(n-1) terms adds (2**(n-1) - 1) u times the sum of
-    their absolute values, which is at most 2M because the weights of the
-    S without i sum to 1.
+    error of at most 3u from the difference, the weight and the product.
+    Recursive summation of the 2**(n-1) terms adds (2**(n-1) - 1) u times
+    the sum of their absolute values. That sum is at most 2M, because the
+    weights of the S without i sum to 1.
 
     Potential: with v0 = v - v(empty), |v0| <= 2M and |P(S)| <= H_s 2M
     (the coefficients of P(S) in v0 sum to the harmonic number H_s).

@@ -119,8 +119,8 @@ def test_nonlinear_model_matches_reference(method, n_outputs):
     phi = shapley.exact(shapley.ModelGame(model, x, background), method=method)
     expected = reference_model_phi(model, x, background, n)
 
-    # Batched and single-row calls of f may sum in different orders; each
-    # is within `error` of f, and each mean of K values adds K u size.
+    # Batched and single-row calls of f may sum in different orders, but
+    # each is within `error` of f. Each mean of K values adds K u size.
     size, error = model.error_bound(hybrid_extent(x, background))
     table_gap = 2 * error + 2 * (K + 1) * U * size
     atol = 2 * table_gap + kernel_bound(n, size)
@@ -159,8 +159,8 @@ def test_output_shapes_follow_model():
 
 def test_float32_outputs_accumulated_in_float64():
     # 4096 float32 outputs near 1000 per coalition. Summed in float32, their
-    # mean is off by about 1e-5 (one ulp of 1000 in float32 is 6e-5);
-    # summed in float64, it is within K u 1010, about 5e-10.
+    # mean is off by about 1e-5, while one ulp of 1000 in float32 is 6e-5.
+    # Summed in float64, it is within K u 1010, about 5e-10.
     n, K = 3, 4096
     rng = np.random.default_rng(61)
     x = rng.normal(size=n)
@@ -168,7 +168,7 @@ def test_float32_outputs_accumulated_in_float64():
     offsets = rng.uniform(0.0, 1.0, size=K)
 
     def f(Z):
-        rows = np.arange(Z.shape[0]) % K  # every batch holds whole coalitions here
+        rows = np.arange(Z.shape[0]) % K  # each batch contains whole coalitions here
         return (1000.0 + offsets[rows] + Z.sum(axis=1)).astype(np.float32)
 
     game = shapley.ModelGame(f, x, background, batch_size=K)

@@ -1,9 +1,9 @@
 """Numba kernels for exact Shapley values over a full coalition table.
 
 Every kernel reads a C-contiguous table of shape (2**n, m) in float32 or
-float64, indexed by coalition mask (bit i set when player i is in the
-coalition), accumulates in float64 and writes into an output array that
-the caller allocates. Nothing is compiled at import: each kernel compiles
+float64. Row S of the table is v(S) for the coalition mask S, whose bit i
+is set when player i is in the coalition. The kernels accumulate in
+float64 and write into output arrays that the caller allocates. Nothing is compiled at import: each kernel compiles
 on its first call and is cached on disk (``cache=True``).
 """
 

@@ -7,8 +7,8 @@ with the numbers when it does not, so it serves in tests and in user
 code alike. ``atol`` is in the units of v.
 
 Symmetry and null player have a premise (players i and j are
-interchangeable, player i adds nothing). A premise holds when it holds
-within ``atol`` on the full table. Under that premise the conclusion
+interchangeable, player i adds nothing). A premise counts as true when
+it is true within ``atol`` on the full table. Under that premise the conclusion
 also holds within ``atol`` for the exact value, because phi_i - phi_j
 and phi_i are averages of the premise's differences with weights that
 sum to 1; only the rounding of the computation comes on top.
@@ -98,7 +98,7 @@ def check_symmetry(game, phi, atol, pairs=None) -> AxiomCheck:
     Raises
     ------
     ValueError
-        If a given pair is not interchangeable, so the axiom says nothing about it.
+        If a given pair is not interchangeable, because the axiom makes no claim about it.
     AssertionError
         If an interchangeable pair has values further apart than ``atol``.
     """

@@ -21,9 +21,9 @@ from .games import MAX_MASK_PLAYERS, ModelGame, TableGame, binomial_weights, che
 METHODS = ("subset", "potential")
 
 # The subset method runs in parallel from this many terms w(|S|) (v(S u i) - v(S))
-# on, about 1 ms of serial work. Below it, starting the thread pool costs more
-# than it saves: on 2 cores shared with other jobs, a parallel launch measured
-# up to 8 ms (benchmarks/bench_shapley.py, n = 10).
+# on, about 1 ms of serial work at roughly 1 ns per term. Below it, starting the
+# thread pool can cost more than the work: on 2 cores shared with other jobs, a
+# parallel launch took up to 8 ms (benchmarks/bench_shapley.py, n = 10).
 PARALLEL_MIN_TERMS = 2**20
 
 
@@ -57,9 +57,9 @@ def exact(game, method: str = "subset") -> np.ndarray:
     ------
     ValueError
         If n exceeds ``MAX_EXACT_PLAYERS`` (30) or the tables would not
-        fit in the memory available, checked before allocating; if the
-        table of a user-defined game has the wrong shape or non-finite
-        values.
+        fit in the memory available. Both are checked before allocating.
+        Also if the table of a user-defined game has the wrong shape or
+        non-finite values.
     TypeError
         If ``game`` lacks the game interface.
 

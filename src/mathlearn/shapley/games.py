@@ -32,8 +32,8 @@ from .._validation import as_float_array, check_int, check_memory, float_dtype_o
 # the sign bit and 2**n must still fit).
 MAX_MASK_PLAYERS = 62
 
-# A full table of 2**30 float64 values takes 8 GiB. Beyond this, exact
-# values are out of reach on any machine this library targets.
+# A full table of 2**30 float64 values takes 8 GiB, and the subset method
+# then needs 30 * 2**29 terms. exact() rejects larger games before any work.
 MAX_EXACT_PLAYERS = 30
 
 # Hybrid rows per call of f when ModelGame gets batch_size=None: about
