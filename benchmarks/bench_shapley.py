@@ -18,6 +18,10 @@ on the same rows, the floor for that benchmark.
 At n = 8 the n!-order pure-Python reference runs beside the Numba kernel
 on the same game. Every benchmark checks its result by efficiency, and
 the reference and the kernel must agree.
+
+The peer is the exact explainer of shap 0.51, ``explainers.Exact`` with a
+``maskers.Independent`` masker over the same K rows. It is skipped when
+shap is not installed.
 """
 
 from __future__ import annotations
@@ -97,6 +101,19 @@ def test_model_forward(benchmark):
     benchmark.group = "model game n=10 K=100"
     out = benchmark(model, Z)
     assert out.shape == (2**n * K,)
+
+
+def test_shap_exact_model_game(benchmark):
+    shap = pytest.importorskip("shap")
+    n, K = 10, 100
+    rng = np.random.default_rng(1)
+    model = TwoLayerModel(n, hidden=32)
+    x, background = rng.normal(size=n), rng.normal(size=(K, n))
+    explainer = shap.explainers.Exact(model, shap.maskers.Independent(background, max_samples=K))
+    benchmark.group = "model game n=10 K=100"
+    explanation = benchmark(explainer, x[None, :])
+    game = shapley.ModelGame(model, x, background)
+    check_efficiency(game, explanation.values[0])
 
 
 def test_reference_n8(benchmark):
