@@ -81,8 +81,8 @@ def potential_phi(table, P, phi):
     With v0(S) = v(S) - v(empty), the Hart and Mas-Colell potential is
     P(empty) = 0 and P(S) = (v0(S) + sum over i in S of P(S \\ {i})) / |S|,
     and phi_i = P(N) - P(N \\ {i}) (S. Hart and A. Mas-Colell, Potential,
-    value, and consistency, Econometrica 57(3), 1989). They assume v(empty) = 0, hence the shift by
-    v(empty), which leaves phi unchanged.
+    value, and consistency, Econometrica 57(3), 1989). The paper assumes
+    v(empty) = 0. Shifting v by v(empty) meets that and leaves phi unchanged.
 
     Parameters
     ----------
@@ -99,9 +99,10 @@ def potential_phi(table, P, phi):
     for o in range(m):
         P[0, o] = 0.0
     # Ascending masks visit every S \ {i} before S because S \ {i} < S.
-    # NOTE: this loop runs on one thread. Masks of equal size are
-    # independent and could run in parallel, at the cost of enumerating
-    # them by size.
+    # NOTE: this loop runs on one thread. Blocks of masks that share their
+    # high bits can run in parallel, layer by layer of the high bits' count.
+    # On 2 shared cores that was 1.6x faster at n = 17 but up to 9x slower
+    # at n = 20, because each of the layers waited for a thread.
     for S in range(1, size):
         s = _popcount(S)
         for o in range(m):
