@@ -62,6 +62,8 @@ def test_table_masks_out_of_range():
         game.values([0.5])
     with pytest.raises(ValueError, match="masks must be 1-D"):
         game.values([[1, 2]])
+    with pytest.raises(ValueError, match=f"got {2**64 - 1}"):
+        game.values(np.array([2**64 - 1], dtype=np.uint64))
 
 
 def test_model_f_not_callable(point):
@@ -134,7 +136,7 @@ def test_model_returns_nan_on_probe(point):
 
 def test_model_returns_complex(point):
     x, background = point
-    with pytest.raises(TypeError, match="the output of f must be a real numeric array"):
+    with pytest.raises(TypeError, match=r"f\(Z\) must be a real numeric array.*complex128"):
         shapley.ModelGame(lambda Z: Z.sum(axis=1) + 1j, x, background)
 
 

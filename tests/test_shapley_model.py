@@ -252,3 +252,46 @@ def test_model_game_values_subset_of_masks():
     masks = np.array([31, 0, 5, 5])
     np.testing.assert_array_equal(game.values(masks), game.table()[masks])
     assert game.values(np.array([], dtype=np.int64)).shape == (0,)
+
+
+@pytest.mark.parametrize("method", shapley.METHODS)
+def test_additive_model_closed_form(method):
+    # For f(z) = sum_j g_j(z_j), v_x(S) = sum_{j in S} g_j(x_j) + sum_{j not in S} mean_k g_j(b_kj),
+    # so phi_i = g_i(x_i) - mean_k g_i(b_ki), whatever the g_j.
+    n, K = 7, 40
+    rng = np.random.default_rng(111)
+    a = rng.normal(size=n)
+    x = rng.normal(size=n)
+    background = rng.normal(size=(K, n))
+
+    def g(Z):
+        return np.sin(a * Z) + a * Z**2
+
+    game = shapley.ModelGame(lambda Z: g(Z).sum(axis=1), x, background)
+    phi = shapley.exact(game, method=method)
+
+    # |g_j| <= 1 + |a_j| extent_j**2; sin, the square and the products each
+    # round a few times, then sums of n terms and means of K values follow.
+    G = 1.0 + np.abs(a) * hybrid_extent(x, background) ** 2
+    A = float(G.sum())
+    table_error = (n + K + 8) * U * A
+    expected = g(x[None, :])[0] - g(background).mean(axis=0)
+    closed_form_error = (K + 8) * U * float(G.max())
+    atol = 2 * table_error + kernel_bound(n, A) + closed_form_error
+    np.testing.assert_allclose(phi, expected, rtol=0, atol=atol)
+
+
+def test_model_game_efficiency_against_model():
+    # Efficiency for v_x: sum_i phi_i = v_x(N) - v_x(empty) = f(x) - mean_k f(b_k).
+    n, K = 8, 30
+    rng = np.random.default_rng(121)
+    model = TwoLayerModel(122, n, 16, n_outputs=2)
+    x = rng.normal(size=n)
+    background = rng.normal(size=(K, n))
+    phi = shapley.exact(shapley.ModelGame(model, x, background))
+    expected = model(x[None, :])[0] - model(background).mean(axis=0)
+
+    size, error = model.error_bound(hybrid_extent(x, background))
+    table_gap = 2 * error + 2 * (K + 1) * U * size
+    atol = n * (2 * table_gap + kernel_bound(n, size)) + (n + 1) * U * n * 2 * size
+    np.testing.assert_allclose(phi.sum(axis=0), expected, rtol=0, atol=atol)

@@ -75,8 +75,8 @@ def as_masks(masks, n_players: int) -> np.ndarray:
         )
     if arr.ndim != 1:
         raise ValueError(f"masks must be 1-D; got an array of shape {arr.shape}.")
-    arr = arr.astype(np.int64, copy=False)
     if arr.size:
+        # Python ints, so that uint64 masks above 2**63 are not wrapped first.
         low, high = int(arr.min()), int(arr.max())
         if low < 0 or high >= 2**n_players:
             bad = low if low < 0 else high
@@ -84,7 +84,7 @@ def as_masks(masks, n_players: int) -> np.ndarray:
                 f"masks must be in [0, 2**{n_players} - 1] for a game with {n_players} players; "
                 f"got {bad}."
             )
-    return arr
+    return arr.astype(np.int64, copy=False)
 
 
 class Game:
@@ -149,8 +149,9 @@ class TableGame(Game):
     --------
     The glove game with one left glove (player 0) and two right gloves:
 
+    >>> from mathlearn import shapley
     >>> v = [0, 0, 0, 1, 0, 1, 0, 1]
-    >>> shapley.exact(shapley.TableGame(v))      # doctest: +SKIP
+    >>> shapley.exact(shapley.TableGame(v))
     array([0.66666667, 0.16666667, 0.16666667])
     """
 
@@ -296,13 +297,13 @@ class ModelGame(Game):
             run_starts = np.flatnonzero(np.diff(coalition, prepend=-1))
             sums[coalition[run_starts]] += np.add.reduceat(out, run_starts, axis=0)
 
-        v = sums / n_background
-        return v[:, 0] if self.n_outputs is None else v
+        sums /= n_background  # in place, so a full table is never held twice
+        return sums[:, 0] if self.n_outputs is None else sums
 
     def _call_f(self, Z: np.ndarray, row_masks: np.ndarray, probe: bool = False) -> np.ndarray:
         """Call f on hybrid rows Z and return its output as float64 after checking it."""
         out = np.asarray(self.f(Z))
-        float_dtype_of(out, "the output of f")
+        float_dtype_of(out, "f(Z)")
         rows = Z.shape[0]
         if out.ndim not in (1, 2) or out.shape[0] != rows:
             raise ValueError(
