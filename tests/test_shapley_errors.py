@@ -114,7 +114,8 @@ def test_model_returns_wrong_number_of_rows(point):
         shapley.ModelGame(lambda Z: np.zeros((Z.shape[0], 0)), x, background)
 
 
-def test_model_returns_nan_for_one_coalition(point):
+@pytest.mark.parametrize("batch_size", [None, 3])
+def test_model_returns_nan_for_one_coalition(point, batch_size):
     x, background = point
     x = np.full(3, 5.0)  # no background entry is 5.0, so only coalition {0, 2} hits NaN
 
@@ -123,7 +124,7 @@ def test_model_returns_nan_for_one_coalition(point):
         out[(Z[:, 0] == 5.0) & (Z[:, 1] != 5.0) & (Z[:, 2] == 5.0)] = np.nan
         return out
 
-    game = shapley.ModelGame(f, x, background)
+    game = shapley.ModelGame(f, x, background, batch_size=batch_size)
     with pytest.raises(ValueError, match="f must return finite values.*coalition mask 5"):
         shapley.exact(game)
 

@@ -258,9 +258,7 @@ class ModelGame(Game):
 
         self.n_outputs = None
         probe_rows = min(n_background, self.batch_size)
-        probe = self._call_f(
-            self.background[:probe_rows], np.zeros(probe_rows, dtype=np.int64), probe=True
-        )
+        probe = self._call_f(self.background[:probe_rows], lambda r: 0, probe=True)
         self.n_outputs = None if probe.ndim == 1 else probe.shape[1]
 
     def values(self, masks) -> np.ndarray:
@@ -278,10 +276,32 @@ class ModelGame(Game):
             accumulated in float64.
         """
         masks = as_masks(masks, self.n_players)
-        n_background = self.background.shape[0]
         width = 1 if self.n_outputs is None else self.n_outputs
         sums = np.zeros((masks.shape[0], width), dtype=np.float64)
-        bits = np.arange(self.n_players, dtype=np.int64)
+        if self.batch_size >= self.background.shape[0]:
+            self._sum_by_coalition(masks, sums)
+        else:
+            self._sum_by_row(masks, sums)
+        sums /= self.background.shape[0]  # in place, so a full table is never held twice
+        return sums[:, 0] if self.n_outputs is None else sums
+
+    def _sum_by_coalition(self, masks: np.ndarray, sums: np.ndarray) -> None:
+        """Add sum_k f(x_S, b_k) to ``sums`` for each mask, whole coalitions per call of f."""
+        n_background, n = self.background.shape
+        per_batch = self.batch_size // n_background
+        bits = np.arange(n, dtype=np.int64)
+        for start in range(0, masks.shape[0], per_batch):
+            batch = masks[start : start + per_batch]
+            in_S = ((batch[:, None] >> bits) & 1).astype(bool)
+            # Block c of K rows is x on the features of coalition c, the background elsewhere.
+            Z = np.where(in_S[:, None, :], self.x, self.background).reshape(-1, n)
+            out = self._call_f(Z, lambda r: batch[r // n_background])
+            sums[start : start + batch.shape[0]] = out.reshape(batch.shape[0], n_background, -1).sum(axis=1)
+
+    def _sum_by_row(self, masks: np.ndarray, sums: np.ndarray) -> None:
+        """Add sum_k f(x_S, b_k) to ``sums`` for each mask when batch_size < K splits coalitions."""
+        n_background, n = self.background.shape
+        bits = np.arange(n, dtype=np.int64)
         total_rows = masks.shape[0] * n_background
 
         # Hybrid row r belongs to coalition masks[r // K] and background row r % K.
@@ -290,18 +310,18 @@ class ModelGame(Game):
             coalition = rows // n_background
             in_S = ((masks[coalition, None] >> bits) & 1).astype(bool)
             Z = np.where(in_S, self.x, self.background[rows - coalition * n_background])
-            out = self._call_f(Z, masks[coalition]).reshape(rows.shape[0], width)
+            out = self._call_f(Z, lambda r: masks[coalition[r]]).reshape(rows.shape[0], -1)
 
             # A batch may start or end inside a coalition, so sum each run of
             # equal coalition indices and add the sums to that coalition.
             run_starts = np.flatnonzero(np.diff(coalition, prepend=-1))
             sums[coalition[run_starts]] += np.add.reduceat(out, run_starts, axis=0)
 
-        sums /= n_background  # in place, so a full table is never held twice
-        return sums[:, 0] if self.n_outputs is None else sums
+    def _call_f(self, Z: np.ndarray, mask_of_row, probe: bool = False) -> np.ndarray:
+        """Call f on hybrid rows Z and return its output as float64 after checking it.
 
-    def _call_f(self, Z: np.ndarray, row_masks: np.ndarray, probe: bool = False) -> np.ndarray:
-        """Call f on hybrid rows Z and return its output as float64 after checking it."""
+        ``mask_of_row(r)`` is the coalition mask of row r, used in error messages.
+        """
         out = np.asarray(self.f(Z))
         float_dtype_of(out, "f(Z)")
         rows = Z.shape[0]
@@ -325,7 +345,7 @@ class ModelGame(Game):
         finite = np.isfinite(out)
         if not finite.all():
             r = int(np.flatnonzero(~finite.reshape(rows, -1).all(axis=1))[0])
-            where = f"hybrid row {r} of the batch, coalition mask {int(row_masks[r])}"
+            where = f"hybrid row {r} of the batch, coalition mask {int(mask_of_row(r))}"
             raise ValueError(
                 f"f must return finite values; got {out.reshape(rows, -1)[r]} for {where} "
                 f"(input {Z[r]}). Check the model for overflow or invalid inputs."
