@@ -7,8 +7,8 @@ value for n-person games, Contributions to the Theory of Games II, 1953) is
             * (v(S u {i}) - v(S)),
 
 the unique value with efficiency, symmetry, null player and additivity.
-Both methods here read the 2**n table once built and cost O(n 2**n)
-operations in Numba kernels, accumulated in float64.
+Both methods here need the whole 2**n table first, then cost O(n 2**n)
+operations in Numba kernels that accumulate in float64.
 """
 
 from __future__ import annotations
@@ -80,7 +80,7 @@ def exact(game, method: str = "subset") -> np.ndarray:
     table = table.reshape(2**n, width)
     phi = np.empty((n, width), dtype=np.float64)
 
-    from . import _kernels  # compiles on first use, not at import
+    from . import _kernels  # imports Numba here, not when mathlearn is imported
 
     if method == "subset":
         if n * 2 ** (n - 1) * width >= PARALLEL_MIN_TERMS:
