@@ -192,3 +192,26 @@ def test_axiom_checks_reject_negative_atol():
     game = random_game(14, 3)
     with pytest.raises(ValueError, match="atol"):
         shapley.check_efficiency(game, shapley.exact(game), atol=-1.0)
+
+
+class _TableOnlyGame:
+    """A duck-typed game with a table() method and no values()."""
+
+    def __init__(self, table):
+        self._table = np.asarray(table)
+        self.n_players = self._table.shape[0].bit_length() - 1
+        self.n_outputs = None
+
+    def table(self):
+        return self._table
+
+
+def test_axiom_checks_accept_table_only_game():
+    n = 5
+    base = random_game(15, n).table()
+    game = _TableOnlyGame(base[np.arange(2**n) & ~(1 << 3)])  # player 3 is a null player
+    phi = shapley.exact(game)
+    atol = kernel_bound(n, 1.0)
+    shapley.check_efficiency(game, phi, atol=efficiency_atol(n, 1.0))
+    assert shapley.check_null_player(game, phi, atol=atol).checked == (3,)
+    shapley.check_additivity(game, random_game(16, n), atol=3 * kernel_bound(n, 2.0))

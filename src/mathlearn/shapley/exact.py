@@ -75,7 +75,7 @@ def exact(game, method: str = "subset") -> np.ndarray:
     n_tables = int(owns_table) + (1 if method == "potential" else 0)
     check_table_size(n, n_outputs, n_tables, f"exact(method={method!r})")
 
-    table = _full_table(game, n, n_outputs)
+    table = full_table(game, n, n_outputs)
     width = 1 if n_outputs is None else n_outputs
     table = table.reshape(2**n, width)
     phi = np.empty((n, width), dtype=np.float64)
@@ -107,8 +107,12 @@ def game_shape(game) -> tuple[int, int | None]:
     return n, n_outputs
 
 
-def _full_table(game, n: int, n_outputs: int | None) -> np.ndarray:
-    """Return the table of ``game`` as a C-contiguous float32 or float64 array."""
+def full_table(game, n: int, n_outputs: int | None) -> np.ndarray:
+    """Return the table of ``game`` as a C-contiguous float32 or float64 array.
+
+    The table of a user-defined game is checked for its shape and for
+    non-finite values. Games of this package are checked as they are built.
+    """
     if isinstance(game, TableGame):
         return game.table()  # checked when the game was built
     if isinstance(game, ModelGame):
@@ -127,4 +131,4 @@ def _full_table(game, n: int, n_outputs: int | None) -> np.ndarray:
     return table
 
 
-__all__ = ["exact", "METHODS", "game_shape"]
+__all__ = ["exact", "METHODS", "full_table", "game_shape"]
