@@ -224,7 +224,10 @@ def check_additivity(v, w, atol, value=exact) -> AxiomCheck:
         )
     atol = check_real(atol, "atol", low=0.0)
     n, n_outputs = shape_v
-    total = TableGame(_table_2d(v, n, n_outputs) + _table_2d(w, n, n_outputs))
+    total = TableGame(
+        np.asarray(full_table(v, n, n_outputs), dtype=np.float64)
+        + np.asarray(full_table(w, n, n_outputs), dtype=np.float64)
+    )
     phi_v = np.asarray(value(v), dtype=np.float64)
     phi_w = np.asarray(value(w), dtype=np.float64)
     phi_total = np.asarray(value(total), dtype=np.float64)
