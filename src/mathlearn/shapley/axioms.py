@@ -8,10 +8,10 @@ code alike. ``atol`` is in the units of v.
 
 Symmetry and null player have a premise (players i and j are
 interchangeable, player i adds nothing). A premise counts as true when
-it is true within ``atol`` on the full table. Under that premise the conclusion
-also holds within ``atol`` for the exact value, because phi_i - phi_j
-and phi_i are averages of the premise's differences with weights that
-sum to 1; only the rounding of the computation comes on top.
+it is true within ``atol`` on the full table. Under that premise the exact value
+meets the conclusion within ``atol`` too, because phi_i - phi_j and phi_i
+are averages of the premise's differences with weights that sum to 1.
+A computed value adds its rounding error on top.
 """
 
 from __future__ import annotations
