@@ -31,9 +31,9 @@ SUM_BLOCK = 1024
 
 
 @njit(cache=True)
-def _marginal_sum(table, weights, i, o):
-    # sum over S not containing i of w(|S|) (v(S u {i}) - v(S)) for output o,
-    # in scalar accumulators so that they stay in registers.
+def _marginal_sum(table, weights, i):
+    # sum over S not containing i of w(|S|) (v(S u {i}) - v(S)) for a table
+    # with one output column, in scalar accumulators that stay in registers.
     n = weights.shape[0]
     half = np.int64(1) << (n - 1)
     bit = np.int64(1) << i
@@ -44,9 +44,33 @@ def _marginal_sum(table, weights, i, o):
         for j in range(start, min(start + SUM_BLOCK, half)):
             # Spread j over the bits other than i, which enumerates every S without i.
             S = ((j & ~low) << 1) | (j & low)
-            partial += weights[_popcount(S)] * (np.float64(table[S | bit, o]) - np.float64(table[S, o]))
+            partial += weights[_popcount(S)] * (np.float64(table[S | bit, 0]) - np.float64(table[S, 0]))
         total += partial
     return total
+
+
+@njit(cache=True)
+def _marginal_sums(table, weights, i, out):
+    # The sums of _marginal_sum for every output column at once, written to
+    # out (shape (m,)). One pass over the table per player serves all m
+    # columns, and each column is summed in the same order as _marginal_sum.
+    n = weights.shape[0]
+    m = out.shape[0]
+    half = np.int64(1) << (n - 1)
+    bit = np.int64(1) << i
+    low = bit - 1
+    partial = np.empty(m)
+    out[:] = 0.0
+    for start in range(0, half, SUM_BLOCK):
+        partial[:] = 0.0
+        for j in range(start, min(start + SUM_BLOCK, half)):
+            S = ((j & ~low) << 1) | (j & low)
+            w = weights[_popcount(S)]
+            T = S | bit
+            for o in range(m):
+                partial[o] += w * (np.float64(table[T, o]) - np.float64(table[S, o]))
+        for o in range(m):
+            out[o] += partial[o]
 
 
 @njit(cache=True, parallel=True)
@@ -54,9 +78,9 @@ def subset_phi(table, weights, phi):
     """Write the Shapley values of the game ``table`` into ``phi`` by the subset formula.
 
     phi_i = sum over S not containing i of w(|S|) (v(S u {i}) - v(S)), with
-    w(s) = s! (n - s - 1)! / n! (Shapley 1953). The n * m sums run in
-    parallel, one (player, output) pair per task, each summed in the same
-    order as in ``subset_phi_serial``, so both give identical results.
+    w(s) = s! (n - s - 1)! / n! (Shapley 1953). The n players run in
+    parallel, and each sum runs in the same order as in
+    ``subset_phi_serial``, so both give identical results.
 
     Parameters
     ----------
@@ -68,10 +92,12 @@ def subset_phi(table, weights, phi):
         Output; every entry is overwritten.
     """
     n, m = phi.shape
-    for task in prange(n * m):
-        i = task // m
-        o = task - i * m
-        phi[i, o] = _marginal_sum(table, weights, i, o)
+    if m == 1:
+        for i in prange(n):
+            phi[i, 0] = _marginal_sum(table, weights, i)
+    else:
+        for i in prange(n):
+            _marginal_sums(table, weights, i, phi[i])
 
 
 @njit(cache=True)
@@ -79,8 +105,10 @@ def subset_phi_serial(table, weights, phi):
     """Run ``subset_phi`` on one thread, for tables too small to pay for a parallel launch."""
     n, m = phi.shape
     for i in range(n):
-        for o in range(m):
-            phi[i, o] = _marginal_sum(table, weights, i, o)
+        if m == 1:
+            phi[i, 0] = _marginal_sum(table, weights, i)
+        else:
+            _marginal_sums(table, weights, i, phi[i])
 
 
 @njit(cache=True)
