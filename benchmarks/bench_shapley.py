@@ -5,7 +5,7 @@ Run from the repository root::
     .venv/bin/python -m pytest benchmarks/bench_shapley.py --benchmark-only
 
 Table games are random normal tables of 2**n float64 values, n = 10, 16
-and 20. The subset method reads the table once per player, n passes in
+and 20, and one vector game with n = 16 and m = 4 outputs. The subset method reads the table once per player, n passes in
 parallel over players. The potential method reads it once but writes a
 second table of the same size. The ``read_table`` benchmark measures the machine limit in
 the same run: one ``numpy.sum`` pass over the n = 20 table (8 MiB).
@@ -70,6 +70,16 @@ def test_exact_table_game(benchmark, n, method):
     game = random_table_game(n)
     shapley.exact(game, method=method)  # compile before timing
     benchmark.group = f"table game n={n}"
+    phi = benchmark(shapley.exact, game, method=method)
+    check_efficiency(game, phi)
+
+
+@pytest.mark.parametrize("method", shapley.METHODS)
+def test_exact_vector_table_game(benchmark, method):
+    n, m = 16, 4
+    game = shapley.TableGame(np.random.default_rng(0).normal(size=(2**n, m)))
+    shapley.exact(game, method=method)
+    benchmark.group = f"table game n={n} m={m}"
     phi = benchmark(shapley.exact, game, method=method)
     check_efficiency(game, phi)
 
