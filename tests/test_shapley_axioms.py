@@ -108,14 +108,14 @@ def test_symmetry_check_fails_on_wrong_phi():
         shapley.check_symmetry(game, wrong, atol=atol)
 
 
-def test_symmetry_check_rejects_pair_that_is_not_interchangeable():
+def test_symmetry_rejects_non_interchangeable_pair():
     game = random_game(4, 5)
     phi = shapley.exact(game)
     with pytest.raises(ValueError, match="not interchangeable"):
         shapley.check_symmetry(game, phi, atol=1e-12, pairs=[(0, 1)])
 
 
-def test_symmetry_of_random_game_checks_nothing():
+def test_symmetry_random_game_has_no_pairs():
     # A generic random game has no interchangeable players.
     game = random_game(5, 5)
     result = shapley.check_symmetry(game, shapley.exact(game), atol=1e-12)
@@ -145,7 +145,7 @@ def test_null_player_check_fails_on_wrong_phi():
         shapley.check_null_player(game, wrong, atol=atol)
 
 
-def test_null_player_check_rejects_player_that_contributes():
+def test_null_player_rejects_contributing_player():
     game = random_game(8, 4)
     with pytest.raises(ValueError, match="not a null player"):
         shapley.check_null_player(game, shapley.exact(game), atol=1e-12, players=[0])

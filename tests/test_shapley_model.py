@@ -219,7 +219,7 @@ def test_model_called_in_batches():
     assert model.batches[1:] == [(3 * K, n)] * 5 + [(K, n)]
 
 
-def test_default_batch_covers_small_game_in_one_call():
+def test_default_batch_single_call():
     n, K = 10, 100
     rng = np.random.default_rng(81)
     model = TwoLayerModel(82, n, 16)
@@ -229,7 +229,7 @@ def test_default_batch_covers_small_game_in_one_call():
 
 
 @pytest.mark.parametrize("batch_size", [1, 4, 7, 13])
-def test_batches_splitting_coalitions_agree(batch_size):
+def test_split_coalition_batches_agree(batch_size):
     # batch_size below or not a multiple of K splits coalitions across calls.
     n, K = 4, 5
     rng = np.random.default_rng(91)
