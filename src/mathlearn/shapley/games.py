@@ -1,0 +1,368 @@
+"""Cooperative games given by a table or by a model at a point.
+
+A cooperative game on the players N = {0, ..., n-1} is a map v from the
+coalitions S of N to R (scalar game) or R^m (vector game); v(empty) may
+be non-zero. A coalition S is encoded as the integer mask with bit i set
+when player i is in S, so the grand coalition N is ``2**n - 1``.
+
+Every game here offers the same interface, which ``exact`` and the axiom
+checks use:
+
+``n_players``
+    The number n of players.
+``n_outputs``
+    None for a scalar game, m for a game with values in R^m.
+``values(masks)``
+    v at the given masks: shape (k,) for a scalar game, (k, m) otherwise.
+``table()``
+    v at every mask 0, ..., 2**n - 1, in mask order.
+
+A user-defined game may subclass ``Game`` and implement ``values`` only.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from .._validation import as_float_array, check_int, check_memory, float_dtype_of
+
+# Coalitions are int64 masks, so a game has at most 62 players (bit 63 is
+# the sign bit and 2**n must still fit).
+MAX_MASK_PLAYERS = 62
+
+# A full table of 2**30 float64 values takes 8 GiB, and the subset method
+# then needs 30 * 2**29 terms. exact() rejects larger games before any work.
+MAX_EXACT_PLAYERS = 30
+
+# Hybrid rows per call of f when ModelGame gets batch_size=None: about
+# 2**20 input entries, 8 MiB in float64.
+_DEFAULT_BATCH_ENTRIES = 2**20
+
+
+def check_table_size(n_players: int, n_outputs: int | None, n_tables: int, what: str) -> None:
+    """Raise ``ValueError`` if ``n_tables`` float64 tables of 2**n values do not fit.
+
+    The check runs before anything is allocated. It rejects n above
+    ``MAX_EXACT_PLAYERS`` outright and otherwise compares the bytes needed
+    with the memory available now (``_validation.check_memory``).
+    """
+    width = 1 if n_outputs is None else n_outputs
+    n_bytes = n_tables * (2**n_players) * width * 8
+    # NOTE: mathlearn has no sampling estimator yet. The hint names the
+    # method that scales, not a function of this package.
+    hint = (
+        "Exact Shapley values need all 2**n coalition values; for this many players, "
+        "estimate them by sampling permutations of the players instead."
+    )
+    if n_players > MAX_EXACT_PLAYERS:
+        raise ValueError(
+            f"{what}: n_players must be <= {MAX_EXACT_PLAYERS} for a full coalition table; got "
+            f"n_players={n_players}, which needs {n_bytes:,} bytes ({n_bytes / 2**30:.1f} GiB). "
+            f"{hint}"
+        )
+    check_memory(n_bytes, f"{what} with n_players={n_players}", hint)
+
+
+def as_masks(masks, n_players: int) -> np.ndarray:
+    """Return ``masks`` as a 1-D int64 array after checking each is in [0, 2**n)."""
+    arr = np.asarray(masks)
+    if arr.dtype == bool or arr.dtype.kind not in "iu":
+        raise TypeError(
+            f"masks must be an array of integer coalition masks; got dtype {arr.dtype}. "
+            f"Bit i of a mask is set when player i is in the coalition."
+        )
+    if arr.ndim != 1:
+        raise ValueError(f"masks must be 1-D; got an array of shape {arr.shape}.")
+    if arr.size:
+        # Python ints, so that uint64 masks above 2**63 are not wrapped first.
+        low, high = int(arr.min()), int(arr.max())
+        if low < 0 or high >= 2**n_players:
+            bad = low if low < 0 else high
+            raise ValueError(
+                f"masks must be in [0, 2**{n_players} - 1] for a game with {n_players} players; "
+                f"got {bad}."
+            )
+    return arr.astype(np.int64, copy=False)
+
+
+class Game:
+    """A cooperative game v on n players; subclasses implement ``values``.
+
+    Attributes
+    ----------
+    n_players : int
+        The number n of players.
+    n_outputs : int or None
+        None for a scalar game, m for a game with values in R^m.
+    """
+
+    n_players: int
+    n_outputs: int | None
+
+    def values(self, masks) -> np.ndarray:
+        """Evaluate v at coalition masks.
+
+        Parameters
+        ----------
+        masks : array_like of int, shape (k,)
+            Coalition masks in [0, 2**n); bit i is player i.
+
+        Returns
+        -------
+        ndarray, shape (k,) or (k, m), float64 or float32
+        """
+        raise NotImplementedError(f"{type(self).__name__} must implement values(masks).")
+
+    def table(self) -> np.ndarray:
+        """Evaluate v at every coalition, in mask order 0, ..., 2**n - 1.
+
+        Returns
+        -------
+        ndarray, shape (2**n,) or (2**n, m)
+
+        Raises
+        ------
+        ValueError
+            If the table would not fit in memory or n exceeds ``MAX_EXACT_PLAYERS``.
+        """
+        check_table_size(self.n_players, self.n_outputs, 1, f"{type(self).__name__}.table()")
+        return self.values(np.arange(2**self.n_players, dtype=np.int64))
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(n_players={self.n_players}, n_outputs={self.n_outputs})"
+
+
+class TableGame(Game):
+    """A game given by its full table of coalition values.
+
+    Parameters
+    ----------
+    values : array_like, shape (2**n,) or (2**n, m)
+        v(S) at index S, where bit i of S is player i. float64 and float32
+        are kept; bool, integer and float16 are converted to float64. The
+        game keeps a read-only view, not a copy, of a C-contiguous float
+        array, so writing to that array afterwards changes the game.
+
+    Examples
+    --------
+    The glove game with one left glove (player 0) and two right gloves:
+
+    >>> from mathlearn import shapley
+    >>> v = [0, 0, 0, 1, 0, 1, 0, 1]
+    >>> shapley.exact(shapley.TableGame(v))
+    array([0.66666667, 0.16666667, 0.16666667])
+    """
+
+    def __init__(self, values):
+        table = as_float_array(values, "values", ndim=(1, 2), allow_empty=False)
+        length = table.shape[0]
+        if length < 2 or length & (length - 1):
+            raise ValueError(
+                f"values must have 2**n rows, one per coalition of n >= 1 players; got {length} "
+                f"rows. Index the table by coalition mask, with bit i set for player i."
+            )
+        self.n_players = length.bit_length() - 1
+        self.n_outputs = None if table.ndim == 1 else table.shape[1]
+        view = table.view()
+        view.flags.writeable = False
+        self._table = view
+
+    @property
+    def dtype(self) -> np.dtype:
+        """The dtype of the stored table, float64 or float32."""
+        return self._table.dtype
+
+    def values(self, masks) -> np.ndarray:
+        """Return v at coalition masks, shape (k,) or (k, m), in the table's dtype."""
+        return self._table[as_masks(masks, self.n_players)]
+
+    def table(self) -> np.ndarray:
+        """Return the stored table, a read-only array of shape (2**n,) or (2**n, m)."""
+        return self._table
+
+
+class ModelGame(Game):
+    """The interventional game of a model f at a point x over a background set.
+
+    v_x(S) = (1/K) sum_k f(x_S, (b_k)_{N minus S}): the features in S take
+    their values from x and the others from the background row b_k
+    (D. Janzing, L. Minorics and P. Bloebaum, Feature relevance
+    quantification in explainable AI: a causal problem, AISTATS 2020,
+    arXiv:1910.13413). Each call of f gets
+    many hybrid rows at once, never one row per call.
+
+    Parameters
+    ----------
+    f : callable
+        Maps an array of shape (B, n) to shape (B,), (B, 1) or (B, k).
+        Output (B,) makes a scalar game (``n_outputs`` None); (B, k) makes
+        a vector game with ``n_outputs == k``, including k = 1, so that
+        shapes stay predictable. Outputs of any float or integer dtype are
+        averaged in float64.
+    x : array_like, shape (n,)
+        The point to explain.
+    background : array_like, shape (K, n)
+        Background rows b_1, ..., b_K, K >= 1.
+    batch_size : int, optional
+        Maximum number of hybrid rows per call of f; it bounds the
+        temporary memory to a few arrays of shape (batch_size, n). By
+        default it covers about 2**20 input entries, rounded down to whole
+        coalitions (K rows each) and never below K.
+
+    Notes
+    -----
+    The rows passed to f have the dtype of ``x`` and ``background``
+    combined: float32 if both are float32, float64 otherwise.
+
+    The constructor calls f once on the first min(K, batch_size)
+    background rows (hybrid rows of the empty coalition) to learn and
+    check the shape of its output.
+    """
+
+    def __init__(self, f, x, background, batch_size=None):
+        if not callable(f):
+            raise TypeError(
+                f"f must be a callable mapping an array of shape (B, n) to (B,) or (B, k); "
+                f"got {type(f).__name__}. Pass the model's prediction function, e.g. net.forward."
+            )
+        x = as_float_array(x, "x", ndim=1, allow_empty=False)
+        background = as_float_array(background, "background", ndim=2)
+        n = x.shape[0]
+        if background.shape[0] == 0:
+            raise ValueError(
+                f"background must have at least one row; got shape {background.shape}. "
+                f"Pass rows of the training data, or x itself for a one-row background."
+            )
+        if background.shape[1] != n:
+            raise ValueError(
+                f"background must have one column per feature of x, {n}; got shape "
+                f"{background.shape}."
+            )
+        if n > MAX_MASK_PLAYERS:
+            raise ValueError(
+                f"x must have at most {MAX_MASK_PLAYERS} features, because coalitions are int64 "
+                f"masks; got {n}."
+            )
+        dtype = np.result_type(x.dtype, background.dtype)
+        self.f = f
+        self.x = _read_only(np.array(x, dtype=dtype))
+        self.background = _read_only(np.array(background, dtype=dtype))
+        self.n_players = n
+        n_background = background.shape[0]
+        if batch_size is None:
+            per_coalition = max(1, _DEFAULT_BATCH_ENTRIES // (n * n_background))
+            batch_size = per_coalition * n_background
+        self.batch_size = check_int(batch_size, "batch_size", minimum=1)
+
+        self.n_outputs = None
+        probe_rows = min(n_background, self.batch_size)
+        probe = self._call_f(self.background[:probe_rows], lambda r: 0, probe=True)
+        self.n_outputs = None if probe.ndim == 1 else probe.shape[1]
+
+    def values(self, masks) -> np.ndarray:
+        """Evaluate v_x at coalition masks in batches of hybrid rows.
+
+        Parameters
+        ----------
+        masks : array_like of int, shape (k,)
+            Coalition masks in [0, 2**n); bit i is feature i.
+
+        Returns
+        -------
+        ndarray, shape (k,) or (k, m), float64
+            The mean of f over the K hybrid rows of each coalition,
+            accumulated in float64.
+        """
+        masks = as_masks(masks, self.n_players)
+        width = 1 if self.n_outputs is None else self.n_outputs
+        sums = np.zeros((masks.shape[0], width), dtype=np.float64)
+        if self.batch_size >= self.background.shape[0]:
+            self._sum_by_coalition(masks, sums)
+        else:
+            self._sum_by_row(masks, sums)
+        sums /= self.background.shape[0]  # in place, so a full table is never held twice
+        return sums[:, 0] if self.n_outputs is None else sums
+
+    def _sum_by_coalition(self, masks: np.ndarray, sums: np.ndarray) -> None:
+        """Add sum_k f(x_S, b_k) to ``sums`` for each mask, whole coalitions per call of f."""
+        n_background, n = self.background.shape
+        per_batch = self.batch_size // n_background
+        bits = np.arange(n, dtype=np.int64)
+        for start in range(0, masks.shape[0], per_batch):
+            batch = masks[start : start + per_batch]
+            in_S = ((batch[:, None] >> bits) & 1).astype(bool)
+            # Block c of K rows is x on the features of coalition c, the background elsewhere.
+            Z = np.where(in_S[:, None, :], self.x, self.background).reshape(-1, n)
+            out = self._call_f(Z, lambda r: batch[r // n_background])
+            sums[start : start + batch.shape[0]] = out.reshape(batch.shape[0], n_background, -1).sum(axis=1)
+
+    def _sum_by_row(self, masks: np.ndarray, sums: np.ndarray) -> None:
+        """Add sum_k f(x_S, b_k) to ``sums`` for each mask when batch_size < K splits coalitions."""
+        n_background, n = self.background.shape
+        bits = np.arange(n, dtype=np.int64)
+        total_rows = masks.shape[0] * n_background
+
+        # Hybrid row r belongs to coalition masks[r // K] and background row r % K.
+        for start in range(0, total_rows, self.batch_size):
+            rows = np.arange(start, min(start + self.batch_size, total_rows), dtype=np.int64)
+            coalition = rows // n_background
+            in_S = ((masks[coalition, None] >> bits) & 1).astype(bool)
+            Z = np.where(in_S, self.x, self.background[rows - coalition * n_background])
+            out = self._call_f(Z, lambda r: masks[coalition[r]]).reshape(rows.shape[0], -1)
+
+            # A batch may start or end inside a coalition, so sum each run of
+            # equal coalition indices and add the sums to that coalition.
+            run_starts = np.flatnonzero(np.diff(coalition, prepend=-1))
+            sums[coalition[run_starts]] += np.add.reduceat(out, run_starts, axis=0)
+
+    def _call_f(self, Z: np.ndarray, mask_of_row, probe: bool = False) -> np.ndarray:
+        """Call f on hybrid rows Z and return its output as float64 after checking it.
+
+        ``mask_of_row(r)`` is the coalition mask of row r, used in error messages.
+        """
+        out = np.asarray(self.f(Z))
+        float_dtype_of(out, "f(Z)")
+        rows = Z.shape[0]
+        if out.ndim not in (1, 2) or out.shape[0] != rows:
+            raise ValueError(
+                f"f must return one row per input row, shape ({rows},) or ({rows}, k), when "
+                f"called with an array of shape {Z.shape}; got shape {out.shape}."
+            )
+        if probe:
+            if out.ndim == 2 and out.shape[1] == 0:
+                raise ValueError(f"f must return at least one output column; got shape {out.shape}.")
+        else:
+            expected = (rows,) if self.n_outputs is None else (rows, self.n_outputs)
+            if out.shape != expected:
+                raise ValueError(
+                    f"f must return the same output shape for every batch; it returned shape "
+                    f"{out.shape} for {rows} rows, but shape {expected} was expected from its "
+                    f"first call."
+                )
+        out = out.astype(np.float64, copy=False)
+        finite = np.isfinite(out)
+        if not finite.all():
+            r = int(np.flatnonzero(~finite.reshape(rows, -1).all(axis=1))[0])
+            where = f"hybrid row {r} of the batch, coalition mask {int(mask_of_row(r))}"
+            raise ValueError(
+                f"f must return finite values; got {out.reshape(rows, -1)[r]} for {where} "
+                f"(input {Z[r]}). Check the model for overflow or invalid inputs."
+            )
+        return out
+
+
+def _read_only(arr: np.ndarray) -> np.ndarray:
+    arr.flags.writeable = False
+    return arr
+
+
+def binomial_weights(n_players: int) -> np.ndarray:
+    """Return w(s) = s! (n - s - 1)! / n! for s = 0, ..., n - 1, as float64.
+
+    Each weight is 1 / (n * C(n - 1, s)) with the integer computed exactly,
+    so it is correctly rounded.
+    """
+    n = n_players
+    return np.array([1.0 / (n * math.comb(n - 1, s)) for s in range(n)], dtype=np.float64)
