@@ -26,7 +26,7 @@ import numpy as np
 
 from .._validation import as_float_array, check_int, check_real
 from .model import FiniteMDP
-from .policies import as_policy_matrix, greedy_actions
+from .policies import as_policy_matrix, greedy_actions, optimal_action_mask
 
 # Value iteration runs the parallel kernel when A * S * S reaches this many
 # multiply-adds per sweep. Below it, thread start-up costs more than it saves.
@@ -145,6 +145,28 @@ def greedy_policy(model: FiniteMDP, v) -> np.ndarray:
         One action per state: the lowest index among the exact maximizers.
     """
     return greedy_actions(q_from_v(model, v))
+
+
+def optimal_actions(model: FiniteMDP, v, atol: float = 0.0) -> np.ndarray:
+    """Return the mask of actions that are greedy with respect to ``v``, up to ``atol``.
+
+    Parameters
+    ----------
+    model : FiniteMDP
+    v : array_like, shape (S,)
+    atol : float
+        Actions with ``q_v[s, a] >= max_a' q_v[s, a'] - atol`` count as greedy,
+        >= 0. When ``v`` is within ``bound`` of ``v*``, each q is within
+        ``gamma * bound`` of ``q*``, so ``atol = 2 * gamma * bound`` keeps every
+        optimal action.
+
+    Returns
+    -------
+    ndarray of bool, shape (S, A)
+        Pass it to ``GridWorld.format_policy`` to draw every optimal arrow.
+    """
+    atol = check_real(atol, "atol", low=0.0)
+    return optimal_action_mask(q_from_v(model, v), atol)
 
 
 def policy_matrices(model: FiniteMDP, pi) -> tuple[np.ndarray, np.ndarray]:
