@@ -144,7 +144,6 @@ def test_value_iteration_matches_quantecon():
 
 def test_parallel_and_serial_kernels_agree():
     model = random_mdp(200, 4, 0.95, seed=21)
-    assert model.n_actions * model.n_states**2 >= mdp.solvers.PARALLEL_MIN_WORK
     threshold = 1e-8 * (1 - model.gamma) / (2 * model.gamma)
     outputs = []
     for kernel in (_kernels.value_iteration_serial, _kernels.value_iteration_parallel):
@@ -157,13 +156,31 @@ def test_parallel_and_serial_kernels_agree():
         outputs.append((v, q, policy, n_iter, delta))
 
     (v_s, q_s, pol_s, n_s, d_s), (v_p, q_p, pol_p, n_p, d_p) = outputs
-    # Each state is computed by the same loop in the same order, so the
-    # results are equal bit for bit.
-    np.testing.assert_array_equal(v_p, v_s)
-    np.testing.assert_array_equal(q_p, q_s)
+    # Both kernels back up each state with the same compiled function, so
+    # they agree bit for bit; should LLVM vectorize the two call sites
+    # differently, they still agree to round-off.
+    tol = roundoff(model, value_scale(model)) / (1.0 - model.gamma)
+    np.testing.assert_allclose(v_p, v_s, rtol=0, atol=tol)
+    np.testing.assert_allclose(q_p, q_s, rtol=0, atol=tol)
     np.testing.assert_array_equal(pol_p, pol_s)
     assert n_p == n_s
-    assert d_p == d_s
+    assert d_p == pytest.approx(d_s, rel=0, abs=tol)
+
+
+@pytest.mark.parametrize("parallel", [True, False])
+def test_value_iteration_parallel_switch(parallel):
+    model = random_mdp(40, 3, 0.9, seed=22)
+    result = mdp.value_iteration(model, epsilon=1e-8, parallel=parallel)
+    v_ref, _, n_ref, _ = ref.value_iteration(model.P, model.R, model.gamma, 1e-8, 10_000)
+    tol = roundoff(model, value_scale(model)) / (1.0 - model.gamma)
+    np.testing.assert_allclose(result.v, v_ref, rtol=0, atol=tol)
+    assert result.n_iter == n_ref
+
+
+def test_value_iteration_rejects_bad_parallel():
+    model = random_mdp(4, 2, 0.5, seed=1)
+    with pytest.raises(TypeError, match="parallel must be True, False or None; got 'yes'"):
+        mdp.value_iteration(model, parallel="yes")
 
 
 def test_sweep_kernels_match_reference():

@@ -12,7 +12,9 @@ import numpy as np
 from numba import njit, prange
 
 
-@njit(cache=True)
+# Reassociation lets LLVM vectorize the dot product with several partial
+# sums. The sum then differs from sequential order only by round-off.
+@njit(cache=True, fastmath={"reassoc"})
 def _backup_state(P, R, gamma, v, s, q_row):
     """Write q(s, .) into ``q_row`` and return (max_a q(s, a), lowest maximizing a)."""
     n_actions = P.shape[0]

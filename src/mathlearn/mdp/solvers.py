@@ -28,11 +28,17 @@ from .._validation import as_float_array, check_int, check_real
 from .model import FiniteMDP
 from .policies import as_policy_matrix, greedy_actions, optimal_action_mask
 
-# Value iteration runs the parallel kernel when A * S * S reaches this many
-# multiply-adds per sweep. Below it, thread start-up costs more than it saves.
-# NOTE: measured with benchmarks/bench_mdp.py on a shared 2-core machine
-# (S = 100: serial and parallel about equal; S = 500: parallel faster).
-PARALLEL_MIN_WORK = 100_000
+# With parallel=None, value iteration runs the parallel kernel when a sweep
+# has at least this many multiply-adds (A * S * S) and Numba has more than
+# one thread. A sweep reads all of P once, so memory bandwidth bounds it.
+# NOTE: the threshold comes from timing 200 sweeps of each kernel (Numba
+# 0.68, OpenMP layer) on a 2-core machine shared with other jobs. At
+# S = 500, A = 8 the fastest parallel sweep took half the serial time, but
+# while another process held a core the median parallel sweep was about 20
+# times slower, because each sweep ends at a barrier that waits for the
+# descheduled thread. At S = 100 the fastest parallel sweep only matched
+# the serial one.
+PARALLEL_MIN_WORK = 2_000_000
 
 
 class ConvergenceWarning(UserWarning):
@@ -214,7 +220,13 @@ def _stopping_threshold(epsilon: float, gamma: float) -> float:
     return epsilon * (1.0 - gamma) / (2.0 * gamma)
 
 
-def value_iteration(model: FiniteMDP, epsilon: float = 1e-8, max_iter: int = 10_000, v0=None) -> SolverResult:
+def value_iteration(
+    model: FiniteMDP,
+    epsilon: float = 1e-8,
+    max_iter: int = 10_000,
+    v0=None,
+    parallel: bool | None = None,
+) -> SolverResult:
     """Find an epsilon-optimal policy by value iteration, ``v_{k+1} = T v_k``.
 
     Parameters
@@ -227,6 +239,11 @@ def value_iteration(model: FiniteMDP, epsilon: float = 1e-8, max_iter: int = 10_
         Maximum number of sweeps, >= 1. It is never exceeded.
     v0 : array_like, shape (S,), optional
         Initial value function; zeros by default.
+    parallel : bool or None
+        Split each sweep over states across Numba threads (True), run it on
+        one thread (False), or decide by size (None): parallel when
+        ``A * S * S >= PARALLEL_MIN_WORK`` (2e6) and Numba has more than one
+        thread. Both give the same result up to round-off.
 
     Returns
     -------
@@ -251,8 +268,9 @@ def value_iteration(model: FiniteMDP, epsilon: float = 1e-8, max_iter: int = 10_
     exact arithmetic; floating-point round-off adds about
     ``S * 2**-52 * max|v| / (1 - gamma)``.
 
-    Each sweep is a dense Numba kernel over all states, run in parallel
-    over states when the model is large enough to pay for the threads.
+    Each sweep is a dense Numba kernel over all states. On a machine
+    whose cores are busy with other work, ``parallel=False`` avoids
+    waiting for descheduled threads.
     """
     model = _check_model(model)
     epsilon = check_real(epsilon, "epsilon", low=0.0, low_open=True)
@@ -270,10 +288,15 @@ def value_iteration(model: FiniteMDP, epsilon: float = 1e-8, max_iter: int = 10_
     gamma = model.gamma
     threshold = _stopping_threshold(epsilon, gamma)
 
-    work_per_sweep = model.n_actions * model.n_states * model.n_states
-    kernel = _kernels.value_iteration_serial
-    if work_per_sweep >= PARALLEL_MIN_WORK and _numba_threads() > 1:
-        kernel = _kernels.value_iteration_parallel
+    if parallel is None:
+        work_per_sweep = model.n_actions * model.n_states * model.n_states
+        parallel = work_per_sweep >= PARALLEL_MIN_WORK and _numba_threads() > 1
+    elif not isinstance(parallel, (bool, np.bool_)):
+        raise TypeError(
+            f"parallel must be True, False or None; got {parallel!r} of type "
+            f"{type(parallel).__name__}."
+        )
+    kernel = _kernels.value_iteration_parallel if parallel else _kernels.value_iteration_serial
     n_iter, delta = kernel(model.P, model.R, gamma, threshold, max_iter, v, work, q, policy)
 
     converged = bool(delta < threshold)
