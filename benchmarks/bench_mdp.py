@@ -4,11 +4,11 @@ Run from the repository root::
 
     .venv/bin/python -m pytest benchmarks/bench_mdp.py --benchmark-only
 
-The model is a random dense MDP with S = 500, A = 8, gamma = 0.95: P holds
-A S^2 = 2e6 float64 entries (16 MB), so each sweep reads 16 MB and does
-2e6 multiply-adds. That is memory-bound, and the ``read_P`` benchmark
-measures the machine limit for it in the same run: one pass over P
-with ``numpy.sum``.
+The models are random dense MDPs with A = 8, gamma = 0.95 and S = 100 or
+S = 500. At S = 500, P has A S^2 = 2e6 float64 entries (16 MB), so each
+sweep reads 16 MB for 2e6 multiply-adds. That is memory-bound, and the
+``read_P`` benchmark measures the machine limit for it in the same run:
+one pass over P with ``numpy.sum``.
 
 Every benchmark checks its result: a full solve must be within
 epsilon / 2 of v* from an exact policy-iteration solve, and a single

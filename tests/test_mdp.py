@@ -113,9 +113,9 @@ def test_policy_iteration_agrees_with_value_iteration(n_states, n_actions, gamma
 
 
 def test_value_iteration_matches_linear_program():
-    # v* is the optimal point of: minimize sum_s v(s) subject to
-    # v(s) >= R[s, a] + gamma sum_s' P[a, s, s'] v(s') for all (s, a)
-    # (Puterman, 1994, section 6.9).
+    # v* is the minimizer of sum_s v(s) subject to
+    # v(s) >= R[s, a] + gamma sum_s' P[a, s, s'] v(s') for all (s, a),
+    # because every feasible v is >= T v and hence >= v*.
     optimize = pytest.importorskip("scipy.optimize")
     model = random_mdp(25, 3, 0.8, seed=3)
     S, A, gamma = model.n_states, model.n_actions, model.gamma
@@ -125,8 +125,8 @@ def test_value_iteration_matches_linear_program():
     assert lp.status == 0
 
     result = mdp.value_iteration(model, epsilon=1e-10)
-    # HiGHS meets constraints to its primal feasibility tolerance 1e-7; a
-    # violation of size t in the constraints moves v by at most t / (1 - gamma).
+    # HiGHS meets the constraints to its default primal feasibility tolerance
+    # of 1e-7 (SciPy 1.17). A violation of size t moves v by at most t / (1 - gamma).
     np.testing.assert_allclose(result.v, lp.x, rtol=0, atol=1e-7 / (1.0 - gamma))
 
 
@@ -157,7 +157,7 @@ def test_parallel_and_serial_kernels_agree():
 
     (v_s, q_s, pol_s, n_s, d_s), (v_p, q_p, pol_p, n_p, d_p) = outputs
     # Both kernels back up each state with the same compiled function, so
-    # they agree bit for bit; should LLVM vectorize the two call sites
+    # they usually agree bit for bit. If LLVM vectorizes the two call sites
     # differently, they still agree to round-off.
     tol = roundoff(model, value_scale(model)) / (1.0 - model.gamma)
     np.testing.assert_allclose(v_p, v_s, rtol=0, atol=tol)
@@ -211,7 +211,7 @@ def test_max_iter_honoured_with_warning():
     assert n_ref == 3
     tol = roundoff(model, value_scale(model)) * 3
     np.testing.assert_allclose(result.v, v_ref, rtol=0, atol=tol)
-    # The a posteriori bound holds without convergence too.
+    # The a posteriori bound is valid without convergence too.
     v_star = optimal_values(model)
     slack = roundoff(model, value_scale(model)) / (1.0 - model.gamma)
     assert np.abs(result.v - v_star).max() <= result.bound + slack
@@ -376,7 +376,7 @@ def test_solvers_reject_non_model():
 
 def test_policy_iteration_rejects_bad_start():
     model = random_mdp(5, 2, 0.5, seed=1)
-    with pytest.raises(ValueError, match=r"pi0 must hold actions in 0 \.\. 1; got 2 at s=3"):
+    with pytest.raises(ValueError, match=r"pi0 must contain actions in 0 \.\. 1; got 2 at s=3"):
         mdp.policy_iteration(model, pi0=[0, 0, 0, 2, 0])
     with pytest.raises(ValueError, match="pi0 must be an integer array of one action per state"):
         mdp.policy_iteration(model, pi0=np.full((5, 2), 0.5))

@@ -122,7 +122,7 @@ def test_format_values_drops_negative_zero(grid5):
 def test_format_rejects_wrong_shapes(grid5):
     with pytest.raises(ValueError, match=r"v must have shape \(S,\) = \(25,\); got shape \(24,\)"):
         grid5.format_values(np.zeros(24))
-    with pytest.raises(ValueError, match=r"policy must hold actions in 0 \.\. 3; got values from 0 to 4"):
+    with pytest.raises(ValueError, match=r"policy must contain actions in 0 \.\. 3; got values from 0 to 4"):
         grid5.format_policy(np.array([4] + [0] * 24))
     with pytest.raises(ValueError, match=r"policy must be integer actions of shape \(25,\)"):
         grid5.format_policy(np.zeros(25))

@@ -2,8 +2,8 @@
 
 A finite MDP in matrix form has transition probabilities ``P[a, s, s']``
 (A, S, S), expected rewards ``R[s, a]`` (S, A) and a discount ``gamma`` in
-[0, 1) (Sutton and Barto, Reinforcement Learning, 2nd ed., chapters 3 and
-4; Puterman, Markov Decision Processes, 1994, chapter 6).
+[0, 1). The sources are Sutton and Barto, Reinforcement Learning, 2nd ed.,
+chapters 3 and 4, and Puterman, Markov Decision Processes, 1994, chapter 6.
 
 - The value of a policy solves a linear system: :func:`evaluate_policy`.
 - The Bellman optimality operator ``T`` is a gamma-contraction, so value

@@ -36,7 +36,7 @@ def _backup_state(P, R, gamma, v, s, q_row):
 
 @njit(cache=True)
 def sweep_serial(P, R, gamma, v, v_new, q, policy):
-    """Set ``v_new = T v`` with q and the greedy policy at ``v``; return ||v_new - v||_inf."""
+    """Set ``v_new = T v``, q and the greedy policy at ``v``, and return ``||v_new - v||_inf``."""
     delta = 0.0
     for s in range(P.shape[1]):
         best_value, best_action = _backup_state(P, R, gamma, v, s, q[s])
@@ -77,8 +77,8 @@ def value_iteration_serial(P, R, gamma, threshold, max_iter, v, work, q, policy)
         n_iter += 1
         if delta < threshold:
             break
-    # One more backup gives q and the greedy policy at the returned iterate;
-    # its own output, T applied once more, is discarded.
+    # One more backup gives q and the greedy policy at the returned iterate.
+    # It also writes T of that iterate into the scratch buffer, which is discarded.
     sweep_serial(P, R, gamma, current, other, q, policy)
     if n_iter % 2 == 1:
         v[:] = current

@@ -75,13 +75,13 @@ class GridWorld:
         if policy.shape == (n_states,) and policy.dtype.kind in "iu":
             if policy.min() < 0 or policy.max() >= n_actions:
                 raise ValueError(
-                    f"policy must hold actions in 0 .. {n_actions - 1}; got values from "
+                    f"policy must contain actions in 0 .. {n_actions - 1}; got values from "
                     f"{int(policy.min())} to {int(policy.max())}."
                 )
-            shown = np.zeros((n_states, n_actions), dtype=bool)
-            shown[np.arange(n_states), policy] = True
+            arrow_mask = np.zeros((n_states, n_actions), dtype=bool)
+            arrow_mask[np.arange(n_states), policy] = True
         elif policy.shape == (n_states, n_actions):
-            shown = policy > 0
+            arrow_mask = policy > 0
         else:
             raise ValueError(
                 f"policy must be integer actions of shape ({n_states},) or an array of shape "
@@ -92,7 +92,7 @@ class GridWorld:
             if s in self.terminal:
                 cells.append("·")
             else:
-                cells.append("".join(self.arrows[a] for a in range(n_actions) if shown[s, a]))
+                cells.append("".join(self.arrows[a] for a in range(n_actions) if arrow_mask[s, a]))
         width = max(len(c) for c in cells)
         return self._layout(cells, width)
 
@@ -164,7 +164,7 @@ def gridworld_4x4(gamma: float = 1.0 - 1e-9) -> GridWorld:
     Notes
     -----
     The book's task is undiscounted (gamma = 1), which :class:`FiniteMDP`
-    does not accept. The default gamma = 1 - 1e-9 stands in for it. For a
+    does not accept, so the default gamma = 1 - 1e-9 replaces it. For a
     policy that reaches a terminal cell with probability 1 after T steps,
     the discounted value differs from the undiscounted one by at most
     ``(1 - gamma) E[T (T - 1)] / 2``, well below 1e-4 for the equiprobable
@@ -172,7 +172,7 @@ def gridworld_4x4(gamma: float = 1.0 - 1e-9) -> GridWorld:
     policy that never terminates gets values near ``-1 / (1 - gamma)``
     instead of minus infinity.
     """
-    # NOTE: gamma = 1 with proper policies is not supported yet; it needs
+    # NOTE: gamma = 1 with proper policies is not supported yet. It needs
     # the linear system restricted to the non-terminal states.
     gamma = check_gamma(gamma)
     n_rows = n_cols = 4

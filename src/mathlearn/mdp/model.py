@@ -3,7 +3,7 @@
 Notation (Sutton and Barto, Reinforcement Learning, 2nd ed., section 3.1):
 a finite MDP has states ``s = 0 .. S-1``, actions ``a = 0 .. A-1`` and
 dynamics ``p(s', r | s, a)``. Its matrix form keeps what the Bellman
-equations need (Sutton and Barto, equations 3.4 and 3.5):
+equations need (Sutton and Barto, section 3.1):
 
 ``P[a, s, s'] = Pr(s' | s, a)``, shape ``(A, S, S)``
     Transition probabilities. Each row ``P[a, s, :]`` is a distribution.
@@ -179,7 +179,7 @@ class FiniteMDP:
         p : array_like, shape (S, A, S, K)
             ``p[s, a, s', k] = Pr(S_t = s', R_t = rewards[k] | S_{t-1} = s, A_{t-1} = a)``.
             For each ``(s, a)`` the entries over ``(s', k)`` are >= 0 and sum to 1
-            (Sutton and Barto, equations 3.2 and 3.3).
+            (Sutton and Barto, section 3.1).
         rewards : array_like, shape (K,)
             The finite set of reward values, all finite.
         gamma : float
@@ -188,8 +188,8 @@ class FiniteMDP:
         Returns
         -------
         FiniteMDP
-            With ``P[a, s, s'] = sum_k p[s, a, s', k]`` (equation 3.4) and
-            ``R[s, a] = sum_{s', k} rewards[k] p[s, a, s', k]`` (equation 3.5).
+            With ``P[a, s, s'] = sum_k p[s, a, s', k]`` and
+            ``R[s, a] = sum_{s', k} rewards[k] p[s, a, s', k]``.
         """
         p = as_float_array(p, "p", ndim=4, finite=True)
         rewards = as_float_array(rewards, "rewards", ndim=1, dtype=np.float64, finite=True)

@@ -2,7 +2,7 @@
 
 A stochastic policy is a matrix ``pi`` of shape (S, A) whose rows are
 distributions, ``pi[s, a] = pi(a | s)``. A deterministic policy is an
-integer vector of shape (S,) holding one action per state.
+integer vector of shape (S,) with one action per state.
 """
 
 from __future__ import annotations
@@ -57,7 +57,7 @@ def as_policy_matrix(pi, n_states: int, n_actions: int, name: str = "pi") -> np.
 def _deterministic_matrix(actions: np.ndarray, n_states: int, n_actions: int, name: str) -> np.ndarray:
     if actions.dtype.kind not in "iu":
         raise TypeError(
-            f"{name} of shape (S,) must hold integer actions; got dtype {actions.dtype} "
+            f"{name} of shape (S,) must contain integer actions; got dtype {actions.dtype} "
             f"({_short(actions)}). Convert with {name}.astype(int), or pass probabilities "
             "of shape (S, A)."
         )
@@ -70,7 +70,7 @@ def _deterministic_matrix(actions: np.ndarray, n_states: int, n_actions: int, na
     if bad.size:
         s = int(bad[0])
         raise ValueError(
-            f"{name} must hold actions in 0 .. {n_actions - 1}; got {int(actions[s])} at s={s}."
+            f"{name} must contain actions in 0 .. {n_actions - 1}; got {int(actions[s])} at s={s}."
         )
     matrix = np.zeros((n_states, n_actions))
     matrix[np.arange(n_states), actions] = 1.0

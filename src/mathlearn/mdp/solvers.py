@@ -4,14 +4,14 @@ Notation as in :mod:`mathlearn.mdp.model`: ``P`` (A, S, S), ``R`` (S, A),
 ``gamma`` in [0, 1). For a value function ``v`` (S,):
 
 - ``q_v[s, a] = R[s, a] + gamma sum_s' P[a, s, s'] v[s']`` (Sutton and Barto,
-  2nd ed., equation 4.6);
+  2nd ed., section 4.2);
 - the Bellman optimality operator ``(T v)(s) = max_a q_v[s, a]``
-  (equation 4.10), a gamma-contraction in the sup norm, so ``T^k v``
+  (section 4.4), a gamma-contraction in the sup norm, so ``T^k v``
   converges to the unique fixed point ``v*`` (Banach fixed-point theorem;
   Puterman, Markov Decision Processes, 1994, section 6.3);
 - for a policy ``pi`` (S, A), ``v_pi`` is the unique solution of the linear
   system ``(I - gamma P_pi) v = r_pi`` with ``P_pi[s, s'] = sum_a pi[s, a]
-  P[a, s, s']`` and ``r_pi[s] = sum_a pi[s, a] R[s, a]`` (equation 4.4).
+  P[a, s, s']`` and ``r_pi[s] = sum_a pi[s, a] R[s, a]`` (section 4.1).
 
 Ties: a greedy policy takes the lowest action index among the maximizers
 of ``q_v[s, :]``, compared exactly in floating point.
@@ -63,7 +63,7 @@ class SolverResult:
     converged : bool
         Whether the stopping rule held within ``max_iter``.
     bound : float
-        An upper bound on ``||v - v*||_inf`` that holds whether or not the
+        An upper bound on ``||v - v*||_inf``, valid whether or not the
         solver converged (see the solver's Notes).
     policy_bound : float
         An upper bound on ``||v_policy - v*||_inf``, the loss of following
@@ -100,7 +100,7 @@ def _check_values(model: FiniteMDP, v, name: str = "v") -> np.ndarray:
 
 
 def _q(model: FiniteMDP, v: np.ndarray) -> np.ndarray:
-    # P @ v has shape (A, S); one matrix-vector product per action.
+    # P @ v has shape (A, S): NumPy runs one matrix-vector product per action.
     return model.R + model.gamma * (model.P @ v).T
 
 
@@ -115,7 +115,7 @@ def q_from_v(model: FiniteMDP, v) -> np.ndarray:
     Returns
     -------
     ndarray of float64, shape (S, A)
-        Sutton and Barto, 2nd ed., equation 4.6.
+        Sutton and Barto, 2nd ed., section 4.2.
     """
     model = _check_model(model)
     return _q(model, _check_values(model, v))
@@ -132,7 +132,7 @@ def bellman_operator(model: FiniteMDP, v) -> np.ndarray:
     Returns
     -------
     ndarray of float64, shape (S,)
-        Sutton and Barto, 2nd ed., equation 4.10.
+        Sutton and Barto, 2nd ed., section 4.4.
     """
     return q_from_v(model, v).max(axis=1)
 
@@ -192,7 +192,7 @@ def evaluate_policy(model: FiniteMDP, pi) -> np.ndarray:
     """Return the value function ``v_pi`` by solving the Bellman equation of ``pi``.
 
     Solves the linear system ``(I - gamma P_pi) v = r_pi`` directly
-    (Sutton and Barto, 2nd ed., equation 4.4). The matrix is invertible because ``gamma < 1`` and
+    (Sutton and Barto, 2nd ed., section 4.1). The matrix is invertible because ``gamma < 1`` and
     ``P_pi`` is stochastic.
 
     Parameters
@@ -207,8 +207,8 @@ def evaluate_policy(model: FiniteMDP, pi) -> np.ndarray:
     ndarray of float64, shape (S,)
     """
     P_pi, r_pi = policy_matrices(model, pi)
-    # NOTE: a dense LU solve, O(S^3) time and S^2 memory; large sparse
-    # models would need scipy.sparse.linalg instead.
+    # NOTE: a dense LU solve takes O(S^3) time and S^2 memory, so large
+    # sparse models would need scipy.sparse.linalg instead.
     system = np.eye(model.n_states) - model.gamma * P_pi
     return np.linalg.solve(system, r_pi)
 
@@ -358,11 +358,11 @@ def policy_iteration(model: FiniteMDP, max_iter: int = 1_000, pi0=None) -> Solve
     Notes
     -----
     Ties: the improvement step moves state s to the lowest-index maximizer
-    of ``q[s, :]`` only when it beats the current action by more than a
-    round-off margin of ``64 * 2**-52 * max(1, max|q|)``, so that round-off
-    in the linear solve cannot make the policy cycle between tied actions.
-    Among tied optimal actions the result therefore keeps the earlier one,
-    which need not be the lowest index.
+    of ``q[s, :]`` only when it beats the current action by more than
+    ``64 * 2**-52 * max(1, max|q|)``. This margin keeps round-off in the
+    linear solve from making the policy cycle between tied actions. Among
+    tied optimal actions the result therefore keeps the earlier one, which
+    need not be the lowest index.
 
     ``bound`` is ``||T v - v||_inf / (1 - gamma)``, an upper bound on
     ``||v - v*||_inf`` for any v, because ``||v - v*|| <= ||v - T v|| +

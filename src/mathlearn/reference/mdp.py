@@ -15,7 +15,7 @@ def _as_lists(x):
 
 
 def q_value(P, R, gamma, v, s, a):
-    """Return ``R[s][a] + gamma * sum_s2 P[a][s][s2] v[s2]`` (equation 4.6)."""
+    """Return ``R[s][a] + gamma * sum_s2 P[a][s][s2] v[s2]`` (section 4.2)."""
     expected_next = 0.0
     for s2 in range(len(v)):
         expected_next += P[a][s][s2] * v[s2]
@@ -23,7 +23,7 @@ def q_value(P, R, gamma, v, s, a):
 
 
 def bellman_backup(P, R, gamma, v, s):
-    """Return ``(max_a q(s, a), the lowest a attaining it)`` at state ``s`` (equation 4.10)."""
+    """Return ``(max_a q(s, a), the lowest a attaining it)`` at state ``s`` (section 4.4)."""
     best_value = q_value(P, R, gamma, v, s, 0)
     best_action = 0
     for a in range(1, len(R[s])):
