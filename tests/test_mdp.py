@@ -380,3 +380,40 @@ def test_policy_iteration_rejects_bad_start():
         mdp.policy_iteration(model, pi0=[0, 0, 0, 2, 0])
     with pytest.raises(ValueError, match="pi0 must be an integer array of one action per state"):
         mdp.policy_iteration(model, pi0=np.full((5, 2), 0.5))
+
+
+def test_value_iteration_leaves_v0_unchanged():
+    model = random_mdp(6, 2, 0.9, seed=23)
+    v0 = np.ones(6)
+    mdp.value_iteration(model, v0=v0)
+    np.testing.assert_array_equal(v0, np.ones(6))
+
+
+def test_float32_model_solves_like_float64():
+    rng = np.random.default_rng(24)
+    P32 = rng.dirichlet(np.ones(30), size=(3, 30)).astype(np.float32)
+    R32 = rng.standard_normal((30, 3)).astype(np.float32)
+    model32 = mdp.FiniteMDP(P32, R32, 0.9)
+    # The float64 model built from the same float32 numbers, renormalized the same way.
+    P64 = P32.astype(np.float64)
+    P64 /= P64.sum(axis=2, keepdims=True)
+    model64 = mdp.FiniteMDP(P64, R32.astype(np.float64), 0.9)
+    np.testing.assert_array_equal(model32.P, model64.P)
+    result32 = mdp.value_iteration(model32)
+    result64 = mdp.value_iteration(model64)
+    np.testing.assert_array_equal(result32.v, result64.v)
+    assert result32.v.dtype == np.float64
+
+
+def test_import_does_not_load_numba():
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, mathlearn\n"
+        "from mathlearn import mdp\n"
+        "mdp.examples.gridworld_5x5()\n"
+        "assert 'numba' not in sys.modules, 'numba imported'\n"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True)
+

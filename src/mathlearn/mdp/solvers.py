@@ -163,8 +163,8 @@ def optimal_actions(model: FiniteMDP, v, atol: float = 0.0) -> np.ndarray:
     atol : float
         Actions with ``q_v[s, a] >= max_a' q_v[s, a'] - atol`` count as greedy,
         >= 0. When ``v`` is within ``bound`` of ``v*``, each q is within
-        ``gamma * bound`` of ``q*``, so ``atol = 2 * gamma * bound`` keeps every
-        optimal action.
+        ``gamma * bound`` of ``q*``, so an ``atol`` slightly above
+        ``2 * gamma * bound`` (to cover round-off) keeps every optimal action.
 
     Returns
     -------
