@@ -71,7 +71,8 @@ def problem(request):
     model = random_model(n_states, n_actions)
     v_star = mdp.evaluate_policy(model, mdp.policy_iteration(model).policy)
     # Warm the Numba kernels so compilation is not timed.
-    mdp.value_iteration(model, epsilon=1.0)
+    for parallel in (False, True):
+        mdp.value_iteration(model, epsilon=1.0, parallel=parallel)
     for sweep in (_kernels.sweep_serial, _kernels.sweep_parallel):
         kernel_sweep(sweep, model, np.zeros(n_states))
     return model, v_star
@@ -82,30 +83,13 @@ def check_solution(model, v, v_star):
     assert np.abs(v - v_star).max() <= EPSILON / 2 + slack
 
 
-def test_value_iteration_numba(benchmark, problem):
+@pytest.mark.parametrize("parallel", [False, True], ids=["serial", "parallel"])
+def test_value_iteration_numba(benchmark, problem, parallel):
     model, v_star = problem
-    result = benchmark(mdp.value_iteration, model, epsilon=EPSILON)
+    result = benchmark(mdp.value_iteration, model, epsilon=EPSILON, parallel=parallel)
     assert result.converged
     check_solution(model, result.v, v_star)
     benchmark.extra_info["n_iter"] = result.n_iter
-
-
-@pytest.mark.parametrize("kernel", ["serial", "parallel"])
-def test_value_iteration_kernel(benchmark, problem, kernel):
-    model, v_star = problem
-    run = getattr(_kernels, f"value_iteration_{kernel}")
-    threshold = EPSILON * (1 - model.gamma) / (2 * model.gamma)
-
-    def solve():
-        v = np.zeros(model.n_states)
-        q = np.empty((model.n_states, model.n_actions))
-        policy = np.empty(model.n_states, dtype=np.int64)
-        n_iter, _ = run(model.P, model.R, model.gamma, threshold, 10_000, v, np.empty_like(v), q, policy)
-        return v, n_iter
-
-    v, n_iter = benchmark(solve)
-    check_solution(model, v, v_star)
-    benchmark.extra_info["n_iter"] = n_iter
 
 
 def test_value_iteration_numpy(benchmark, problem):

@@ -179,7 +179,7 @@ def test_value_iteration_parallel_switch(parallel):
 
 def test_value_iteration_rejects_bad_parallel():
     model = random_mdp(4, 2, 0.5, seed=1)
-    with pytest.raises(TypeError, match="parallel must be True, False or None; got 'yes'"):
+    with pytest.raises(TypeError, match="parallel must be True or False; got 'yes'"):
         mdp.value_iteration(model, parallel="yes")
 
 

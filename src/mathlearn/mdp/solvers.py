@@ -28,17 +28,6 @@ from .._validation import as_float_array, check_int, check_real
 from .model import FiniteMDP
 from .policies import as_policy_matrix, greedy_actions, optimal_action_mask
 
-# With parallel=None, value iteration runs the parallel kernel when a sweep
-# has at least this many multiply-adds (A * S * S) and Numba has more than
-# one thread. A sweep reads all of P once, so memory bandwidth bounds it.
-# NOTE: the threshold comes from timing 200 sweeps of each kernel (Numba
-# 0.68, OpenMP layer) on a 2-core machine shared with other jobs. At
-# S = 500, A = 8 the fastest parallel sweep took half the serial time, but
-# while another process held a core the median parallel sweep was about 20
-# times slower, because each sweep ends at a barrier that waits for the
-# descheduled thread. At S = 100 the fastest parallel sweep only matched
-# the serial one.
-PARALLEL_MIN_WORK = 2_000_000
 
 
 class ConvergenceWarning(UserWarning):
@@ -225,7 +214,7 @@ def value_iteration(
     epsilon: float = 1e-8,
     max_iter: int = 10_000,
     v0=None,
-    parallel: bool | None = None,
+    parallel: bool = False,
 ) -> SolverResult:
     """Find an epsilon-optimal policy by value iteration, ``v_{k+1} = T v_k``.
 
@@ -239,11 +228,10 @@ def value_iteration(
         Maximum number of sweeps, >= 1. It is never exceeded.
     v0 : array_like, shape (S,), optional
         Initial value function; zeros by default.
-    parallel : bool or None
-        Split each sweep over states across Numba threads (True), run it on
-        one thread (False), or decide by size (None): parallel when
-        ``A * S * S >= PARALLEL_MIN_WORK`` (2e6) and Numba has more than one
-        thread. Both give the same result up to round-off.
+    parallel : bool
+        Split each sweep over states across Numba threads when True. Both
+        kernels give the same result up to round-off. See Notes for when
+        the parallel kernel pays.
 
     Returns
     -------
@@ -264,13 +252,21 @@ def value_iteration(
     ``bound``) and, for the greedy policy d, ``||v_d - v*||_inf <=
     2 gamma delta / (1 - gamma)`` (reported as ``policy_bound``). Under the
     stopping rule these are below epsilon / 2 and epsilon: the policy is
-    epsilon-optimal (Puterman, 1994, Theorem 6.3.1). Both bounds are in
-    exact arithmetic; floating-point round-off adds about
+    epsilon-optimal (Puterman, 1994, Theorem 6.3.1). Both bounds assume
+    exact arithmetic, and floating-point round-off adds about
     ``S * 2**-52 * max|v| / (1 - gamma)``.
 
-    Each sweep is a dense Numba kernel over all states. On a machine
-    whose cores are busy with other work, ``parallel=False`` avoids
-    waiting for descheduled threads.
+    Each sweep is a dense Numba kernel over all states. It reads all of
+    P once, so memory bandwidth bounds it. At S = 100 and S = 500 (A = 8)
+    the serial kernel ran at about the speed of one ``numpy.sum`` over P.
+
+    NOTE: the serial kernel is the default because the parallel one did
+    not pay on the 2-core machine shared with other jobs where
+    benchmarks/bench_mdp.py was run (Numba 0.68, OpenMP layer). At
+    S = 500, A = 8, single parallel sweeps took half the serial time at
+    best, but whole solves took 2 to 10 times longer. Each sweep ends at a
+    barrier that waits for any thread the OS has descheduled. On idle
+    cores, ``parallel=True`` may pay for large S.
     """
     model = _check_model(model)
     epsilon = check_real(epsilon, "epsilon", low=0.0, low_open=True)
@@ -288,13 +284,9 @@ def value_iteration(
     gamma = model.gamma
     threshold = _stopping_threshold(epsilon, gamma)
 
-    if parallel is None:
-        work_per_sweep = model.n_actions * model.n_states * model.n_states
-        parallel = work_per_sweep >= PARALLEL_MIN_WORK and _numba_threads() > 1
-    elif not isinstance(parallel, (bool, np.bool_)):
+    if not isinstance(parallel, (bool, np.bool_)):
         raise TypeError(
-            f"parallel must be True, False or None; got {parallel!r} of type "
-            f"{type(parallel).__name__}."
+            f"parallel must be True or False; got {parallel!r} of type {type(parallel).__name__}."
         )
     kernel = _kernels.value_iteration_parallel if parallel else _kernels.value_iteration_serial
     n_iter, delta = kernel(model.P, model.R, gamma, threshold, max_iter, v, work, q, policy)
@@ -320,12 +312,6 @@ def value_iteration(
         policy_bound=float(2.0 * factor * delta),
         residual=float(delta),
     )
-
-
-def _numba_threads() -> int:
-    import numba
-
-    return numba.get_num_threads()
 
 
 def policy_iteration(model: FiniteMDP, max_iter: int = 1_000, pi0=None) -> SolverResult:
