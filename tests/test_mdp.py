@@ -177,9 +177,34 @@ def test_value_iteration_parallel_switch(parallel):
     assert result.n_iter == n_ref
 
 
+@pytest.mark.parametrize(
+    "n_states, n_threads, expected",
+    [(500, 2, "parallel"), (499, 2, "serial"), (500, 1, "serial")],
+)
+def test_parallel_none_picks_kernel_by_size(monkeypatch, n_states, n_threads, expected):
+    # 8 * 500 * 500 = 2e6 multiply-adds per sweep is the threshold.
+    assert mdp.solvers.PARALLEL_MIN_WORK == 8 * 500 * 500
+    calls = []
+
+    def spy(name):
+        def kernel(*args):
+            calls.append(name)
+            return 1, 0.0
+
+        return kernel
+
+    monkeypatch.setattr(_kernels, "value_iteration_serial", spy("serial"))
+    monkeypatch.setattr(_kernels, "value_iteration_parallel", spy("parallel"))
+    monkeypatch.setattr(mdp.solvers, "_numba_threads", lambda: n_threads)
+    P = np.zeros((8, n_states, n_states))
+    P[:, :, 0] = 1.0
+    mdp.value_iteration(mdp.FiniteMDP(P, np.zeros((n_states, 8)), 0.5))
+    assert calls == [expected]
+
+
 def test_value_iteration_rejects_bad_parallel():
     model = random_mdp(4, 2, 0.5, seed=1)
-    with pytest.raises(TypeError, match="parallel must be True or False; got 'yes'"):
+    with pytest.raises(TypeError, match="parallel must be True, False or None; got 'yes'"):
         mdp.value_iteration(model, parallel="yes")
 
 

@@ -30,6 +30,13 @@ from .policies import as_policy_matrix, greedy_actions, optimal_action_mask
 
 
 
+# With parallel=None, value iteration splits each sweep across Numba threads
+# when the sweep has at least this many multiply-adds (A * S * S, here
+# S = 500 and A = 8) and Numba has more than one thread. See the Notes of
+# value_iteration for the measurements behind it.
+PARALLEL_MIN_WORK = 2_000_000
+
+
 class ConvergenceWarning(UserWarning):
     """Warning that an iterative solver stopped before its stopping rule held."""
 
@@ -214,7 +221,7 @@ def value_iteration(
     epsilon: float = 1e-8,
     max_iter: int = 10_000,
     v0=None,
-    parallel: bool = False,
+    parallel: bool | None = None,
 ) -> SolverResult:
     """Find an epsilon-optimal policy by value iteration, ``v_{k+1} = T v_k``.
 
@@ -228,10 +235,11 @@ def value_iteration(
         Maximum number of sweeps, >= 1. It is never exceeded.
     v0 : array_like, shape (S,), optional
         Initial value function; zeros by default.
-    parallel : bool
-        Split each sweep over states across Numba threads when True. Both
-        kernels give the same result up to round-off. See Notes for when
-        the parallel kernel pays.
+    parallel : bool or None
+        Split each sweep over states across Numba threads (True), run it on
+        one thread (False), or decide by size (None): parallel when
+        ``A * S * S >= PARALLEL_MIN_WORK`` (2e6) and Numba has more than one
+        thread. Both kernels give the same result up to round-off.
 
     Returns
     -------
@@ -260,13 +268,15 @@ def value_iteration(
     P once, so memory bandwidth bounds it. At S = 100 and S = 500 (A = 8)
     the serial kernel ran at about the speed of one ``numpy.sum`` over P.
 
-    NOTE: the serial kernel is the default because the parallel one did
-    not pay on the 2-core machine shared with other jobs where
-    benchmarks/bench_mdp.py was run (Numba 0.68, OpenMP layer). At
-    S = 500, A = 8, single parallel sweeps took half the serial time at
-    best, but whole solves took 2 to 10 times longer. Each sweep ends at a
-    barrier that waits for any thread the OS has descheduled. On idle
-    cores, ``parallel=True`` may pay for large S.
+    NOTE: the size threshold for ``parallel=None`` comes from timings
+    with benchmarks/bench_mdp.py on a 2-core machine shared with other
+    jobs (Numba 0.68, OpenMP layer), which were noisy. With the second
+    core free, 2 threads made whole solves 2 to 2.7 times faster at
+    S = 500 and S = 1000 (A = 8), and at S = 100 about equal. With the
+    second core busy, they made them 2 to 10 times slower, because each
+    sweep ends at a barrier that waits for the descheduled thread. On a
+    loaded machine pass ``parallel=False`` or call
+    ``mathlearn.set_num_threads(1)``.
     """
     model = _check_model(model)
     epsilon = check_real(epsilon, "epsilon", low=0.0, low_open=True)
@@ -284,9 +294,13 @@ def value_iteration(
     gamma = model.gamma
     threshold = _stopping_threshold(epsilon, gamma)
 
-    if not isinstance(parallel, (bool, np.bool_)):
+    if parallel is None:
+        work_per_sweep = model.n_actions * model.n_states * model.n_states
+        parallel = work_per_sweep >= PARALLEL_MIN_WORK and _numba_threads() > 1
+    elif not isinstance(parallel, (bool, np.bool_)):
         raise TypeError(
-            f"parallel must be True or False; got {parallel!r} of type {type(parallel).__name__}."
+            f"parallel must be True, False or None; got {parallel!r} of type "
+            f"{type(parallel).__name__}."
         )
     kernel = _kernels.value_iteration_parallel if parallel else _kernels.value_iteration_serial
     n_iter, delta = kernel(model.P, model.R, gamma, threshold, max_iter, v, work, q, policy)
@@ -312,6 +326,12 @@ def value_iteration(
         policy_bound=float(2.0 * factor * delta),
         residual=float(delta),
     )
+
+
+def _numba_threads() -> int:
+    import numba
+
+    return numba.get_num_threads()
 
 
 def policy_iteration(model: FiniteMDP, max_iter: int = 1_000, pi0=None) -> SolverResult:
