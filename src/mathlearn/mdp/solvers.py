@@ -28,8 +28,6 @@ from .._validation import as_float_array, check_int, check_real
 from .model import FiniteMDP
 from .policies import as_policy_matrix, greedy_actions, optimal_action_mask
 
-
-
 # With parallel=None, value iteration splits each sweep across Numba threads
 # when the sweep has at least this many multiply-adds (A * S * S, here
 # S = 500 and A = 8) and Numba has more than one thread. See the Notes of
@@ -365,15 +363,19 @@ def policy_iteration(model: FiniteMDP, max_iter: int = 1_000, pi0=None) -> Solve
     -----
     Ties: the improvement step moves state s to the lowest-index maximizer
     of ``q[s, :]`` only when it beats the current action by more than
-    ``64 * 2**-52 * max(1, max|q|)``. This margin keeps round-off in the
-    linear solve from making the policy cycle between tied actions. Among
-    tied optimal actions the result therefore keeps the earlier one, which
-    need not be the lowest index.
+    ``4 S 2**-52 max(1, max|q|) / (1 - gamma)``. That is the size of the
+    round-off of the linear solve: LU with partial pivoting has backward
+    error of order S eps, and the condition number of ``I - gamma P_pi``
+    in the sup norm is at most ``(1 + gamma) / (1 - gamma)``. The margin
+    keeps round-off from making the policy cycle between tied actions.
+    Among tied optimal actions the result therefore keeps the earlier one,
+    which need not be the lowest index.
 
     ``bound`` is ``||T v - v||_inf / (1 - gamma)``, an upper bound on
     ``||v - v*||_inf`` for any v, because ``||v - v*|| <= ||v - T v|| +
-    ||T v - T v*|| <= ||T v - v|| + gamma ||v - v*||``. Since ``v = v_policy`` here, it also bounds
-    the policy's loss, and ``policy_bound`` equals ``bound``.
+    ||T v - T v*|| <= ||T v - v|| + gamma ||v - v*||``. Since
+    ``v = v_policy`` here, it also bounds the policy's loss, and
+    ``policy_bound`` equals ``bound``.
     """
     model = _check_model(model)
     max_iter = check_int(max_iter, "max_iter", minimum=1)
@@ -391,13 +393,15 @@ def policy_iteration(model: FiniteMDP, max_iter: int = 1_000, pi0=None) -> Solve
         policy = pi0.astype(np.int64)
 
     states = np.arange(n_states)
+    eps = np.finfo(np.float64).eps
     n_iter = 0
     converged = False
     while True:
         v = evaluate_policy(model, policy)
         q = _q(model, v)
         candidate = greedy_actions(q)
-        margin = 64 * np.finfo(np.float64).eps * max(1.0, float(np.abs(q).max()))
+        scale = max(1.0, float(np.abs(q).max()))
+        margin = 4 * n_states * eps * scale / (1.0 - model.gamma)
         improves = q[states, candidate] > q[states, policy] + margin
         if not improves.any():
             converged = True
