@@ -156,6 +156,16 @@ def test_from_dynamics_matches_matrix_form():
             assert model.R[s, a] == pytest.approx(expected_r, rel=0, abs=1e-14)
 
 
+def test_from_dynamics_accepts_float32():
+    rng = np.random.default_rng(14)
+    p = rng.dirichlet(np.ones(40), size=(10, 2)).reshape(10, 2, 10, 4).astype(np.float32)
+    rewards = np.array([-1.0, 0.0, 1.0, 2.0], dtype=np.float32)
+    model = mdp.FiniteMDP.from_dynamics(p, rewards, 0.9)
+    np.testing.assert_allclose(model.P.sum(axis=2), 1.0, rtol=0, atol=1e-14)
+    expected_P = p.astype(np.float64).sum(axis=3).transpose(1, 0, 2)
+    np.testing.assert_allclose(model.P, expected_P, rtol=0, atol=4e-7)
+
+
 def test_from_dynamics_rejects_bad_input():
     rng = np.random.default_rng(9)
     p = rng.dirichlet(np.ones(6), size=(3, 2)).reshape(3, 2, 3, 2)

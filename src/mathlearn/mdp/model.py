@@ -209,7 +209,10 @@ class FiniteMDP:
         tol = row_sum_tolerance(p.dtype, n_states * n_rewards)
         _check_distributions(sums, tol, "p", ("s", "a"))
 
-        p = p.astype(np.float64, copy=False)
+        if p.dtype == np.float32:
+            # Renormalize as the constructor does for float32 P, so that the
+            # float64 P passes its 1e-10 check.
+            p = p.astype(np.float64) / sums[:, :, None, None]
         P = np.ascontiguousarray(p.sum(axis=3).transpose(1, 0, 2))
         R = p.sum(axis=2) @ rewards
         return cls(P, R, gamma)
