@@ -1,0 +1,92 @@
+"""Policies: validation, the uniform policy, and greedy policies from q.
+
+A stochastic policy is a matrix ``pi`` of shape (S, A) whose rows are
+distributions, ``pi[s, a] = pi(a | s)``. A deterministic policy is an
+integer vector of shape (S,) with one action per state.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .._validation import _short, as_float_array
+from .model import ROW_SUM_ATOL, FiniteMDP
+
+
+def as_policy_matrix(pi, n_states: int, n_actions: int, name: str = "pi") -> np.ndarray:
+    """Return ``pi`` as a float64 matrix of shape (S, A) after checking it.
+
+    Parameters
+    ----------
+    pi : array_like
+        Either shape (S, A) with rows that are distributions (entries >= 0,
+        each row summing to 1 within 1e-10), or an integer array of shape (S,)
+        with actions in ``0 .. A-1``.
+    n_states, n_actions : int
+        S and A of the model.
+    name : str
+        The argument name used in error messages.
+    """
+    arr = np.asarray(pi) if not isinstance(pi, np.ndarray) else pi
+    if arr.ndim == 1:
+        return _deterministic_matrix(arr, n_states, n_actions, name)
+
+    matrix = as_float_array(pi, name, ndim=(1, 2), dtype=np.float64, finite=True)
+    if matrix.shape != (n_states, n_actions):
+        raise ValueError(
+            f"{name} must have shape (S, A) = ({n_states}, {n_actions}) for probabilities or "
+            f"(S,) = ({n_states},) for integer actions; got shape {matrix.shape}."
+        )
+    if matrix.min() < 0:
+        s, a = np.unravel_index(int(np.argmin(matrix)), matrix.shape)
+        raise ValueError(
+            f"{name} must contain probabilities >= 0; got {float(matrix[s, a])!r} at s={s}, a={a}."
+        )
+    sums = matrix.sum(axis=1)
+    deviation = np.abs(sums - 1.0)
+    s = int(np.argmax(deviation))
+    if deviation[s] > ROW_SUM_ATOL:
+        raise ValueError(
+            f"{name} rows must be distributions summing to 1 within {ROW_SUM_ATOL:g}; row "
+            f"s={s} sums to {float(sums[s])!r}. Normalize the rows, e.g. "
+            f"{name} / {name}.sum(axis=1, keepdims=True)."
+        )
+    return matrix
+
+
+def _deterministic_matrix(actions: np.ndarray, n_states: int, n_actions: int, name: str) -> np.ndarray:
+    if actions.dtype.kind not in "iu":
+        raise TypeError(
+            f"{name} of shape (S,) must contain integer actions; got dtype {actions.dtype} "
+            f"({_short(actions)}). Convert with {name}.astype(int), or pass probabilities "
+            "of shape (S, A)."
+        )
+    if actions.shape != (n_states,):
+        raise ValueError(
+            f"{name} of integer actions must have shape (S,) = ({n_states},); got shape "
+            f"{actions.shape}."
+        )
+    bad = np.flatnonzero((actions < 0) | (actions >= n_actions))
+    if bad.size:
+        s = int(bad[0])
+        raise ValueError(
+            f"{name} must contain actions in 0 .. {n_actions - 1}; got {int(actions[s])} at s={s}."
+        )
+    matrix = np.zeros((n_states, n_actions))
+    matrix[np.arange(n_states), actions] = 1.0
+    return matrix
+
+
+def uniform_policy(model: FiniteMDP) -> np.ndarray:
+    """Return the equiprobable random policy, ``pi[s, a] = 1 / A``, shape (S, A)."""
+    return np.full((model.n_states, model.n_actions), 1.0 / model.n_actions)
+
+
+def greedy_actions(q: np.ndarray) -> np.ndarray:
+    """Return the lowest index of a maximum in each row of ``q``, as int64 (S,)."""
+    return np.argmax(q, axis=1).astype(np.int64)
+
+
+def optimal_action_mask(q: np.ndarray, atol: float) -> np.ndarray:
+    """Return the bool mask (S, A) of actions whose q is within ``atol`` of the row maximum."""
+    return q >= q.max(axis=1, keepdims=True) - atol
