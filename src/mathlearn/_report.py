@@ -20,9 +20,9 @@ class FitSettings:
 
     hidden: tuple = (16,)
     activation: str = "tanh"
-    epochs: int = 300
-    lr: float = 0.02
-    batch_size: int | None = 32
+    epochs: int = 200
+    lr: float = 0.05
+    batch_size: int | None = None
     test_size: float = 0.2
     seed: int = 0
     max_background: int | None = None
@@ -103,6 +103,10 @@ def fit_and_explain(dataset, settings: FitSettings, out, *, explain_row: int | N
     t_train = (y_train - y_mean) / y_scale
 
     sizes = [n_features, *settings.hidden, 1]
+    if settings.batch_size is None:
+        method = "full-batch gradient descent"
+    else:
+        method = f"SGD with mini-batches of {settings.batch_size}"
     net = ml.MLP(sizes, activation=settings.activation, seed=rng)
     print(
         f"split: {len(train_index)} training / {len(test_index)} test rows (seed {settings.seed}); "
@@ -111,7 +115,7 @@ def fit_and_explain(dataset, settings: FitSettings, out, *, explain_row: int | N
     )
     print(
         f"network: MLP {sizes}, {settings.activation}, P = {net.n_params} parameters; "
-        f"SGD lr={settings.lr}, batch size {settings.batch_size}, {settings.epochs} epochs",
+        f"{method}, lr={settings.lr}, {settings.epochs} epochs",
         file=out,
     )
     started = time.perf_counter()

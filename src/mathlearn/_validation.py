@@ -91,7 +91,7 @@ def as_float_array(
         bad = np.argwhere(~np.isfinite(arr))[0]
         where = tuple(int(i) for i in bad)
         raise ValueError(
-            f"{name} must contain only finite values; got {arr[where]!r} at index "
+            f"{name} must contain only finite values; got {arr[where].item()!r} at index "
             f"{where if len(where) != 1 else where[0]}. Remove or impute NaN and inf first."
         )
     return arr

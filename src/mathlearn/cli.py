@@ -31,6 +31,7 @@ def _hidden_sizes(text: str) -> tuple:
 
 
 def _add_network_options(parser: argparse.ArgumentParser, *, epochs: int) -> None:
+    """Add the options shared by ``demo`` and ``fit``; defaults match FitSettings."""
     group = parser.add_argument_group("network and training")
     group.add_argument("--hidden", type=_hidden_sizes, default=(16,),
                        help="hidden layer widths, comma-separated (default: 16)")
@@ -38,9 +39,9 @@ def _add_network_options(parser: argparse.ArgumentParser, *, epochs: int) -> Non
                        help="activation sigma of the hidden layers (default: tanh)")
     group.add_argument("--epochs", type=_positive_int, default=epochs,
                        help=f"passes over the training set (default: {epochs})")
-    group.add_argument("--lr", type=float, default=0.02, help="SGD learning rate (default: 0.02)")
-    group.add_argument("--batch-size", type=_positive_int, default=32,
-                       help="SGD mini-batch size in rows (default: 32)")
+    group.add_argument("--lr", type=float, default=0.05, help="learning rate (default: 0.05)")
+    group.add_argument("--batch-size", type=_positive_int, default=None,
+                       help="mini-batch size in rows for SGD (default: full-batch gradient descent)")
     group.add_argument("--test-size", type=float, default=0.2,
                        help="fraction of rows held out for testing (default: 0.2)")
     group.add_argument("--seed", type=int, default=0, help="seed of the split, the initial weights and SGD (default: 0)")
@@ -63,7 +64,7 @@ def build_parser() -> argparse.ArgumentParser:
         "least squares, print exact Shapley attributions, then solve the 5x5 gridworld of "
         "Sutton and Barto (Example 3.5) by value iteration.",
     )
-    _add_network_options(demo, epochs=300)
+    _add_network_options(demo, epochs=200)
 
     fit = commands.add_parser(
         "fit",
@@ -75,7 +76,7 @@ def build_parser() -> argparse.ArgumentParser:
     fit.add_argument("--target", required=True, help="name of the column to predict")
     fit.add_argument("--background", type=_positive_int, default=200,
                      help="maximum training rows used as the Shapley background set (default: 200)")
-    _add_network_options(fit, epochs=300)
+    _add_network_options(fit, epochs=200)
     return parser
 
 
