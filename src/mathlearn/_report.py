@@ -218,6 +218,10 @@ def solve_gridworld(out):
     )
     print("v* (rounded to one decimal, as in the book's Figure 3.5):", file=out)
     print(grid.format_values(result.v), file=out)
-    print("greedy policy (every optimal action shown):", file=out)
-    print(grid.format_policy(result.policy), file=out)
+    # Every action whose q is within 2 gamma bound of the best may be optimal
+    # (each q is within gamma * bound of q*), so all of them are drawn, as in
+    # the book's figure; the margin above that covers round-off.
+    atol = 2 * grid.model.gamma * result.bound + 1e-9
+    print("greedy policy (every optimal action drawn, as in Figure 3.5):", file=out)
+    print(grid.format_policy(mdp.optimal_actions(grid.model, result.v, atol=atol)), file=out)
     return result
