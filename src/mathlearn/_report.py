@@ -30,7 +30,7 @@ class FitSettings:
 
 @dataclass
 class FitReport:
-    """What :func:`fit_and_explain` computed, for tests and callers."""
+    """Numbers computed by :func:`fit_and_explain`, for tests and callers."""
 
     train_rmse: float
     test_rmse: float
@@ -60,10 +60,10 @@ def fold_standardization(net, x_mean, x_scale, y_mean, y_scale):
     If ``net`` was trained on z = (x - x_mean) / x_scale with target
     t = (y - y_mean) / y_scale, the composition
     y_mean + y_scale * net((x - x_mean) / x_scale) is again an MLP of the
-    same shape: W_1 becomes W_1 / x_scale (column-wise) with
-    b_1 - (W_1 / x_scale) x_mean, and the output layer W_L, b_L becomes
-    y_scale W_L, y_scale b_L + y_mean. Folding keeps every Shapley
-    evaluation a single C++ forward pass.
+    same shape. Its first layer is W_1 / x_scale (column-wise) with bias
+    b_1 - (W_1 / x_scale) x_mean. Its output layer is y_scale W_L with bias
+    y_scale b_L + y_mean. Folding keeps every Shapley evaluation a single
+    C++ forward pass.
     """
     model = net.copy()
     W_first, b_first = model.weights[0], model.biases[0]
@@ -81,7 +81,7 @@ def fit_and_explain(dataset, settings: FitSettings, out, *, explain_row: int | N
 
     The data are split (``settings.test_size``, seeded), inputs and target
     standardized with training-set statistics, and the network trained by
-    SGD. The Shapley game of a test row x is v_x(S) = mean over training
+    gradient descent or SGD. The Shapley game of a test row x is v_x(S) = mean over training
     rows b of f(x on S, b off S), in the target's original units.
     """
     import mathlearn as ml
@@ -218,9 +218,9 @@ def solve_gridworld(out):
     )
     print("v* (rounded to one decimal, as in the book's Figure 3.5):", file=out)
     print(grid.format_values(result.v), file=out)
-    # Every action whose q is within 2 gamma bound of the best may be optimal
-    # (each q is within gamma * bound of q*), so all of them are drawn, as in
-    # the book's figure; the margin above that covers round-off.
+    # Each q is within gamma * bound of q*, so every action whose q is within
+    # 2 gamma bound of the best may be optimal. All of them are drawn, as in
+    # the book's figure, with 1e-9 more to cover round-off.
     atol = 2 * grid.model.gamma * result.bound + 1e-9
     print("greedy policy (every optimal action drawn, as in Figure 3.5):", file=out)
     print(grid.format_policy(mdp.optimal_actions(grid.model, result.v, atol=atol)), file=out)

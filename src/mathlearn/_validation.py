@@ -2,7 +2,7 @@
 
 Each check raises ``TypeError`` for a value of the wrong kind and
 ``ValueError`` for a value of the right kind that breaks a rule. Messages
-name the argument, the rule and the value received, and say what to do.
+name the argument, the rule and the value received, and tell what to do.
 
 Dtype rule for float data: float64 and float32 arrays are kept as they
 are; bool, signed and unsigned integer and float16 arrays are converted
@@ -80,9 +80,9 @@ def as_float_array(
     if ndim is not None:
         allowed = (ndim,) if isinstance(ndim, int) else tuple(ndim)
         if arr.ndim not in allowed:
-            wanted = " or ".join(str(d) for d in allowed)
+            expected = " or ".join(str(d) for d in allowed)
             raise ValueError(
-                f"{name} must have {wanted} dimension(s); got an array of shape {arr.shape}."
+                f"{name} must have {expected} dimension(s); got an array of shape {arr.shape}."
             )
     if not allow_empty and arr.size == 0:
         raise ValueError(f"{name} must not be empty; got an array of shape {arr.shape}.")
