@@ -164,7 +164,7 @@ def _check_probability_rows(target):
         where = tuple(int(i) for i in np.argwhere(target < 0)[0])
         raise ValueError(
             f"y for loss='cross_entropy' with shape (B, m) must hold probability rows; got the "
-            f"negative entry {target[where]!r} at index {where}."
+            f"negative entry {float(target[where])!r} at index {where}."
         )
     # Rows normalized in the target dtype sum to 1 up to about m rounding errors.
     tolerance = max(1e-6, 8 * target.shape[1] * float(np.finfo(target.dtype).eps))
@@ -173,6 +173,6 @@ def _check_probability_rows(target):
     if bad.size:
         raise ValueError(
             f"y for loss='cross_entropy' with shape (B, m) must have rows summing to 1 (within "
-            f"{tolerance:.1e}); row {int(bad[0])} sums to {sums[bad[0]]!r}. Normalize the rows "
+            f"{tolerance:.1e}); row {int(bad[0])} sums to {float(sums[bad[0]])!r}. Normalize the rows "
             f"or pass integer class labels."
         )

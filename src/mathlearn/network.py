@@ -239,7 +239,7 @@ class MLP:
         if not np.isfinite(self._params).all():
             i = int(np.flatnonzero(~np.isfinite(self._params))[0])
             raise ValueError(
-                f"params must be finite; got {self._params[i]!r} at index {i}. Reset the "
+                f"params must be finite; got {float(self._params[i])!r} at index {i}. Reset the "
                 f"parameters (a diverged training run leaves NaN or inf behind)."
             )
 

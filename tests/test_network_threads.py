@@ -1,0 +1,53 @@
+"""The C++ kernels give the same result with 1 and 2 threads and from two Python threads."""
+
+from __future__ import annotations
+
+from concurrent.futures import ThreadPoolExecutor
+
+import numpy as np
+import pytest
+
+import mathlearn as ml
+
+
+@pytest.fixture
+def restore_threads():
+    before = ml.get_num_threads()
+    yield
+    ml.set_num_threads(before)
+
+
+def workload(net, X, y):
+    return net.forward(X), net.loss_gradient(X, y), net.jacobian(X[:20])
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_one_and_two_threads_agree(restore_threads, dtype):
+    # The batch rows are split between threads, and each row is computed by the
+    # same sequence of operations, except that BLAS may block its sums
+    # differently: so results agree to a few units of rounding, 100 eps relative.
+    net = ml.MLP([16, 64, 64, 3], activation="tanh", seed=0, dtype=dtype)
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(300, 16))
+    y = rng.normal(size=(300, 3))
+    ml.set_num_threads(1)
+    one = workload(net, X, y)
+    ml.set_num_threads(2)
+    two = workload(net, X, y)
+    rtol = 100 * np.finfo(dtype).eps
+    for a, b in zip(one, two):
+        np.testing.assert_allclose(a, b, rtol=rtol, atol=rtol * np.abs(a).max())
+
+
+def test_two_python_threads_at_once():
+    nets = [ml.MLP([8, 32, 32, 2], activation=a, seed=i) for i, a in enumerate(["tanh", "relu"])]
+    rng = np.random.default_rng(1)
+    X = rng.normal(size=(400, 8))
+    y = rng.normal(size=(400, 2))
+    expected = [workload(net, X, y) for net in nets]
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        futures = [pool.submit(workload, net, X, y) for net in nets for _ in range(3)]
+        results = [f.result() for f in futures]
+    for i, result in enumerate(results):
+        for a, b in zip(result, expected[i // 3]):
+            np.testing.assert_array_equal(a, b)
