@@ -83,12 +83,18 @@ struct Layout {
     }
 };
 
+// Loops with fewer elementwise operations than this run on one thread,
+// because an OpenMP fork and join costs a few microseconds, about as much as
+// 10^4 multiply-adds.
+constexpr std::ptrdiff_t kParallelMinWork = std::ptrdiff_t(1) << 14;
+
 // Which kernel computes z_l = a_{l-1} W_l^T + b_l for a whole batch. This is
-// the one place where that choice is made. BLAS wins once the product has
-// enough work per call to hide its call and packing overhead; below that the
-// fused loop (bias, dot products and sigma in one pass per row) is faster.
-// The threshold comes from benchmarks/bench_network.py on a 2-core x86-64
-// machine and is a rough boundary, not a tuned constant.
+// the one place where that choice is made. In single-thread timings of
+// [n, n, n] tanh networks (B = 16, 256, 4096) on a 2-core x86-64 machine,
+// BLAS was as fast or faster from n = 8 upwards, and the fused loop (bias,
+// dot products and sigma in one pass per row) matched it only for n = 4.
+// NOTE: those timings were taken on a shared, loaded machine, so the
+// boundary is rough.
 enum class ForwardPath : int { automatic = 0, blas = 1, fused = 2 };
 
 ForwardPath& forward_path_override();
@@ -102,27 +108,29 @@ inline bool use_blas_for_layer(std::ptrdiff_t batch, int n_in, int n_out) {
         case ForwardPath::automatic:
             break;
     }
-    return std::ptrdiff_t(n_in) * n_out >= 32 * 32 && batch >= 16;
+    (void)batch;
+    return std::ptrdiff_t(n_in) * n_out >= 64;
 }
 
 // One affine layer plus (when apply_sigma) the activation, for the whole batch.
 template <class T>
 void affine_layer(Activation act, bool apply_sigma, std::ptrdiff_t B, int n_in, int n_out,
                   const T* W, const T* b, const T* A, T* Z) {
+    const bool parallel_rows = B * n_out >= kParallelMinWork;
     if (use_blas_for_layer(B, n_in, n_out)) {
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (parallel_rows)
         for (std::ptrdiff_t r = 0; r < B; ++r) {
             std::copy(b, b + n_out, Z + r * n_out);
         }
         gemm_rm_abt<T>(int(B), n_out, n_in, A, W, T(1), Z);
         if (apply_sigma && act != Activation::identity) {
             const std::ptrdiff_t total = B * n_out;
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (parallel_rows)
             for (std::ptrdiff_t k = 0; k < total; ++k) Z[k] = activate(act, Z[k]);
         }
         return;
     }
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (B * n_in * n_out >= kParallelMinWork)
     for (std::ptrdiff_t r = 0; r < B; ++r) {
         const T* a = A + r * n_in;
         T* z = Z + r * n_out;
@@ -181,7 +189,7 @@ void backward(const Layout& lay, Activation act, const T* w, const T* X, std::pt
             gemm_rm_ab<T>(int(B), n_in, n_out, delta, w + lay.w_offset[l - 1], T(0), next);
             const std::ptrdiff_t total = B * n_in;
             if (act != Activation::identity) {
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (total >= kParallelMinWork)
                 for (std::ptrdiff_t k = 0; k < total; ++k) {
                     next[k] *= derivative_from_value(act, A[k]);
                 }
@@ -214,7 +222,7 @@ void jacobian(const Layout& lay, Activation act, const T* w, const T* X, std::pt
         d_size += std::ptrdiff_t(m) * lay.n[l];
     }
 
-#pragma omp parallel
+#pragma omp parallel if (B * m * P >= kParallelMinWork)
     {
         std::vector<T> D(static_cast<std::size_t>(d_size));
 #pragma omp for schedule(static)
