@@ -71,7 +71,7 @@ def numpy_value_and_gradient(net, X, y):
         grads.append(delta.sum(axis=0))
         if l > 0:
             delta = (delta @ net.weights[l]) * (1 - A[l] * A[l])
-    # grads holds (gW_L, gb_L, ..., gW_1, gb_1); params order is (W_1, b_1, ...).
+    # grads contains (gW_L, gb_L, ..., gW_1, gb_1); params order is (W_1, b_1, ...).
     ordered = []
     for l in range(len(net.weights)):
         ordered += [grads[-2 * l - 2], grads[-2 * l - 1]]

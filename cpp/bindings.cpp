@@ -109,7 +109,7 @@ void forward_impl(const py::array& w, const py::array& X, const Layout& lay, Act
     std::vector<T*> hidden(static_cast<std::size_t>(std::max(L - 1, 0)));
     if (hidden_list.size() != 0) {
         if (py::ssize_t(hidden_list.size()) != L - 1) {
-            throw py::value_error("hidden must hold " + std::to_string(L - 1) + " arrays; got " +
+            throw py::value_error("hidden must contain " + std::to_string(L - 1) + " arrays; got " +
                                   std::to_string(hidden_list.size()) + ".");
         }
         for (int l = 1; l < L; ++l) {
@@ -140,7 +140,7 @@ void backward_impl(const py::array& w, const py::array& X, const Layout& lay, Ac
     check_array<T>(G, "G", {B, lay.n[L]}, false);
     check_array<T>(grad, "grad", {lay.n_params}, true);
     if (py::ssize_t(hidden_list.size()) != L - 1) {
-        throw py::value_error("hidden must hold " + std::to_string(L - 1) + " arrays; got " +
+        throw py::value_error("hidden must contain " + std::to_string(L - 1) + " arrays; got " +
                               std::to_string(hidden_list.size()) + ".");
     }
     std::vector<const T*> hidden;
@@ -195,14 +195,14 @@ bool is_float64(const py::array& w) {
                           std::string(py::str(w.dtype())) + ".");
 }
 
-void* capsule_pointer(const py::capsule& cap, const char* what) {
+void* capsule_pointer(const py::capsule& cap, const char* routine) {
     PyObject* obj = cap.ptr();
     const char* name = PyCapsule_GetName(obj);
     if (name == nullptr && PyErr_Occurred()) throw py::error_already_set();
     void* p = PyCapsule_GetPointer(obj, name);
     if (p == nullptr) {
         if (PyErr_Occurred()) throw py::error_already_set();
-        throw py::value_error(std::string(what) + " capsule holds a null pointer.");
+        throw py::value_error(std::string(routine) + " capsule contains a null pointer; pass the capsule from scipy.linalg.cython_blas.__pyx_capi__.");
     }
     return p;
 }

@@ -195,7 +195,7 @@ def test_tiny_cross_entropy_by_hand():
     np.testing.assert_allclose(grad, [-x / 4, x / 4, -0.25, 0.25], rtol=1e-15)
 
 
-def test_mse_scaling_is_mean_over_batch_and_outputs():
+def test_mse_is_batch_and_output_mean():
     # L = (1 / (B m)) sum ||f - y||^2 with no factor 1/2: a zero network
     # (all parameters 0) outputs 0, so L = mean(y^2).
     net = ml.MLP([2, 3], activation="identity")
@@ -204,7 +204,7 @@ def test_mse_scaling_is_mean_over_batch_and_outputs():
     assert net.loss(np.ones((2, 2)), y) == pytest.approx(91 / 6, rel=1e-15)
 
 
-def test_cross_entropy_is_stable_for_large_logits():
+def test_cross_entropy_large_logits():
     # Logits (1000, 0): L = logsumexp - 1000 = log(1 + e^-1000), which is 0 in
     # double, and for label 1 it is 1000 (exactly, as log(1 + e^-1000) vanishes).
     net = ml.MLP([1, 2], activation="identity")
@@ -270,7 +270,7 @@ def test_jacobian_matches_central_differences(activation):
 
 
 @pytest.mark.parametrize("loss", ["mse", "cross_entropy"])
-def test_per_sample_gradients_sum_to_loss_gradient(loss):
+def test_per_sample_gradients_sum(loss):
     # grad_w L = sum_b (dL/df(x_b)) . Jac f_{x_b}(w), the chain rule for a
     # loss that depends on w only through the outputs f(x_b).
     sizes = [4, 8, 6, 3]

@@ -14,7 +14,9 @@ def test_sigmoid_is_finite_at_large_arguments():
     z = np.array([-1000.0, -745.0, 0.0, 745.0, 1000.0])
     a = activations.sigmoid.sigma(z)
     assert np.all(np.isfinite(a))
-    assert a[0] == 0.0 and a[-1] == 1.0 and a[2] == 0.5
+    assert a[0] == 0.0
+    assert a[-1] == 1.0
+    assert a[2] == 0.5
     assert np.all(np.isfinite(activations.sigmoid.derivative(z)))
 
 
@@ -61,7 +63,9 @@ def test_relu_derivative_at_zero_is_zero():
 
 
 def test_flags():
-    assert activations.sigmoid.bounded and activations.tanh.bounded
-    assert not activations.relu.bounded and not activations.identity.bounded
+    assert activations.sigmoid.bounded
+    assert activations.tanh.bounded
+    assert not activations.relu.bounded
+    assert not activations.identity.bounded
     assert activations.identity.polynomial
     assert not any(activations.get(n).polynomial for n in ("sigmoid", "tanh", "relu"))

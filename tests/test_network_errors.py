@@ -192,7 +192,14 @@ def test_core_rejects_mismatched_arrays():
         _core.forward(np.zeros(9), X, [2, 3], 2, np.zeros((2, 3), dtype=np.float32))
     with pytest.raises(ValueError, match="activation code"):
         _core.forward(np.zeros(9), X, [2, 3], 7, np.zeros((2, 3)))
-    with pytest.raises(ValueError, match="hidden must hold 1 arrays"):
+    with pytest.raises(ValueError, match="hidden must contain 1 arrays"):
         _core.backward(np.zeros(13), X, [2, 3, 1], 2, [], np.zeros((2, 1)), np.zeros(13))
     with pytest.raises(ValueError, match="every layer size must be >= 1"):
         _core.jacobian(np.zeros(9), X, [2, 0], 2, np.zeros((2, 0, 0)))
+
+
+def test_non_finite_params_are_reported(net):
+    net.params[3] = np.inf
+    for call in (net.forward, net.jacobian):
+        with pytest.raises(ValueError, match="params must be finite; got inf at index 3"):
+            call(np.ones((2, 3)))

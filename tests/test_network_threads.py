@@ -31,11 +31,11 @@ def test_one_and_two_threads_agree(restore_threads, dtype):
     X = rng.normal(size=(300, 16))
     y = rng.normal(size=(300, 3))
     ml.set_num_threads(1)
-    one = workload(net, X, y)
+    one_thread = workload(net, X, y)
     ml.set_num_threads(2)
-    two = workload(net, X, y)
+    two_threads = workload(net, X, y)
     rtol = 100 * np.finfo(dtype).eps
-    for a, b in zip(one, two):
+    for a, b in zip(one_thread, two_threads):
         np.testing.assert_allclose(a, b, rtol=rtol, atol=rtol * np.abs(a).max())
 
 

@@ -141,7 +141,7 @@ def _check_labels(arr, n_samples, n_outputs):
     if arr.dtype.kind not in "iu":
         if arr.dtype.kind != "f" or not np.all(np.isfinite(arr)) or np.any(arr != np.round(arr)):
             raise TypeError(
-                f"y for loss='cross_entropy' with shape (B,) must hold integer class labels; got "
+                f"y for loss='cross_entropy' with shape (B,) must contain integer class labels; got "
                 f"dtype {arr.dtype}. Pass labels as integers, or probability rows of shape "
                 f"(B, {n_outputs})."
             )
@@ -151,7 +151,7 @@ def _check_labels(arr, n_samples, n_outputs):
     if labels.size and (labels.min() < 0 or labels.max() >= n_outputs):
         bad = labels[(labels < 0) | (labels >= n_outputs)][0]
         raise ValueError(
-            f"y must hold class labels in [0, {n_outputs - 1}] for a network with {n_outputs} "
+            f"y must contain class labels in [0, {n_outputs - 1}] for a network with {n_outputs} "
             f"outputs; got label {int(bad)}."
         )
     return labels
@@ -163,7 +163,7 @@ def _check_probability_rows(target):
     if np.any(target < 0):
         where = tuple(int(i) for i in np.argwhere(target < 0)[0])
         raise ValueError(
-            f"y for loss='cross_entropy' with shape (B, m) must hold probability rows; got the "
+            f"y for loss='cross_entropy' with shape (B, m) must contain probability rows; got the "
             f"negative entry {float(target[where])!r} at index {where}."
         )
     # Rows normalized in the target dtype sum to 1 up to about m rounding errors.

@@ -265,6 +265,7 @@ class MLP:
     # Forward pass, loss and gradient
 
     def _forward(self, X, keep_hidden: bool):
+        self._check_params_finite()
         B = X.shape[0]
         Y = np.empty((B, self.n_outputs), dtype=self._dtype)
         hidden = [np.empty((B, n), dtype=self._dtype) for n in self._layer_sizes[1:-1]]
@@ -372,10 +373,12 @@ class MLP:
         Raises
         ------
         ValueError
-            If ``out`` is None and (B, n_L, P) would not fit in the memory
-            available now; the message gives the bytes needed and a chunk size.
+            If ``out`` is None and an array of shape (B, n_L, P) would not fit
+            in the memory available now. The message gives the bytes needed
+            and a number of rows per slice that fits.
         """
         X = self._check_X(X)
+        self._check_params_finite()
         B, m, P = X.shape[0], self.n_outputs, self._n_params
         itemsize = self._dtype.itemsize
         hidden_row_bytes = max(1, sum(self._layer_sizes[1:-1])) * itemsize
