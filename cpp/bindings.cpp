@@ -128,7 +128,7 @@ void forward_impl(const py::array& w, const py::array& X, const Layout& lay, Act
     const T* Xp = static_cast<const T*>(X.data());
     T* Yp = static_cast<T*>(Y.mutable_data());
     py::gil_scoped_release release;
-    mathlearn::forward<T>(lay, act, wp, Xp, B, hidden, Yp);
+    mathlearn::forward<T>(lay, act, wp, Xp, B, hidden, Yp, mathlearn::use_blas(lay));
 }
 
 template <class T>
@@ -184,7 +184,8 @@ void jacobian_impl(const py::array& w, const py::array& X, const Layout& lay, Ac
     const T* Xp = static_cast<const T*>(X.data());
     T* Jp = static_cast<T*>(J.mutable_data());
     py::gil_scoped_release release;
-    mathlearn::forward<T>(lay, act, wp, Xp, B, hidden, Y.data());
+    // The fused forward kernel keeps the whole call on the OpenMP pool.
+    mathlearn::forward<T>(lay, act, wp, Xp, B, hidden, Y.data(), false);
     mathlearn::jacobian<T>(lay, act, wp, Xp, B, hidden_const, Jp);
 }
 

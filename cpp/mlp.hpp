@@ -16,31 +16,11 @@
 #include <vector>
 
 #include "blas.hpp"
+#include "fastmath.hpp"
 
 namespace mathlearn {
 
 enum class Activation : int { identity = 0, sigmoid = 1, tanh = 2, relu = 3 };
-
-template <class T>
-inline T activate(Activation act, T z) {
-    switch (act) {
-        case Activation::identity:
-            return z;
-        case Activation::sigmoid:
-            // Two branches so that exp never overflows: sigmoid(+-1000) is 1 and 0.
-            if (z >= T(0)) {
-                return T(1) / (T(1) + std::exp(-z));
-            } else {
-                const T e = std::exp(z);
-                return e / (T(1) + e);
-            }
-        case Activation::tanh:
-            return std::tanh(z);
-        case Activation::relu:
-            return z > T(0) ? z : T(0);
-    }
-    return z;
-}
 
 // sigma'(z) written in terms of a = sigma(z), which is what the cache keeps:
 // sigmoid' = a (1 - a), tanh' = 1 - a^2, relu'(z) = 1 if z > 0 else 0
@@ -58,6 +38,29 @@ inline T derivative_from_value(Activation act, T a) {
             return a > T(0) ? T(1) : T(0);
     }
     return T(1);
+}
+
+// a[k] = sigma(a[k]) for k < count, on one thread. One loop per activation,
+// so that each loop body is branch-free and vectorizes.
+template <class T>
+void apply_activation(Activation act, T* a, std::ptrdiff_t count) {
+    switch (act) {
+        case Activation::identity:
+            return;
+        case Activation::sigmoid:
+            for (std::ptrdiff_t k = 0; k < count; ++k) {
+                a[k] = static_cast<T>(sigmoid_vectorizable(static_cast<double>(a[k])));
+            }
+            return;
+        case Activation::tanh:
+            for (std::ptrdiff_t k = 0; k < count; ++k) {
+                a[k] = static_cast<T>(tanh_vectorizable(static_cast<double>(a[k])));
+            }
+            return;
+        case Activation::relu:
+            for (std::ptrdiff_t k = 0; k < count; ++k) a[k] = a[k] > T(0) ? a[k] : T(0);
+            return;
+    }
 }
 
 // Layer sizes (n_0, ..., n_L) and the offsets of W_l and b_l inside w.
@@ -88,18 +91,25 @@ struct Layout {
 // 10^4 multiply-adds.
 constexpr std::ptrdiff_t kParallelMinWork = std::ptrdiff_t(1) << 14;
 
-// Choice of kernel for z_l = a_{l-1} W_l^T + b_l over a whole batch, made in
-// this one place. In single-thread timings of
-// [n, n, n] tanh networks (B = 16, 256, 4096) on a 2-core x86-64 machine,
-// BLAS was as fast or faster from n = 8 upwards, and the fused loop (bias,
-// dot products and sigma in one pass per row) matched it only for n = 4.
+// Choice between the two forward kernels, made in this one place for a whole
+// call, so that one call never alternates between the BLAS thread pool and
+// the OpenMP one. (OpenBLAS worker threads keep spinning for a while after
+// each call; an OpenMP region started in that window competes with them for
+// the cores, which made 2-thread calls 10-100 times slower in a test.)
+//  - BLAS path: per layer, bias rows, one GEMM, then sigma in one serial pass.
+//    BLAS threads the GEMM itself.
+//  - Fused path: per layer, bias, dot products and sigma in one pass per row,
+//    with OpenMP over the rows of the batch and no BLAS call.
+// In single-thread timings of [n, n, n] tanh networks (B = 16, 256, 4096) on
+// a 2-core x86-64 machine, BLAS was as fast or faster from n = 8 upwards, so
+// BLAS is used once some layer has at least 64 weights.
 // NOTE: those timings were taken on a shared, loaded machine, so the
 // boundary is rough.
 enum class ForwardPath : int { automatic = 0, blas = 1, fused = 2 };
 
 ForwardPath& forward_path_override();
 
-inline bool use_blas_for_layer(std::ptrdiff_t batch, int n_in, int n_out) {
+inline bool use_blas(const Layout& lay) {
     switch (forward_path_override()) {
         case ForwardPath::blas:
             return true;
@@ -108,28 +118,29 @@ inline bool use_blas_for_layer(std::ptrdiff_t batch, int n_in, int n_out) {
         case ForwardPath::automatic:
             break;
     }
-    (void)batch;
-    return std::ptrdiff_t(n_in) * n_out >= 64;
+    for (int l = 1; l <= lay.depth(); ++l) {
+        if (std::ptrdiff_t(lay.n[l - 1]) * lay.n[l] >= 64) return true;
+    }
+    return false;
 }
 
-// One affine layer plus (when apply_sigma) the activation, for the whole batch.
+// Z = A W^T + b for the whole batch with one GEMM, then sigma when apply_sigma.
 template <class T>
-void affine_layer(Activation act, bool apply_sigma, std::ptrdiff_t B, int n_in, int n_out,
-                  const T* W, const T* b, const T* A, T* Z) {
-    const bool parallel_rows = B * n_out >= kParallelMinWork;
-    if (use_blas_for_layer(B, n_in, n_out)) {
-#pragma omp parallel for schedule(static) if (parallel_rows)
-        for (std::ptrdiff_t r = 0; r < B; ++r) {
-            std::copy(b, b + n_out, Z + r * n_out);
-        }
-        gemm_rm_abt<T>(int(B), n_out, n_in, A, W, T(1), Z);
-        if (apply_sigma && act != Activation::identity) {
-            const std::ptrdiff_t total = B * n_out;
-#pragma omp parallel for schedule(static) if (parallel_rows)
-            for (std::ptrdiff_t k = 0; k < total; ++k) Z[k] = activate(act, Z[k]);
-        }
-        return;
+void affine_layer_blas(Activation act, bool apply_sigma, std::ptrdiff_t B, int n_in, int n_out,
+                       const T* W, const T* b, const T* A, T* Z) {
+    for (std::ptrdiff_t r = 0; r < B; ++r) {
+        std::copy(b, b + n_out, Z + r * n_out);
     }
+    gemm_rm_abt<T>(int(B), n_out, n_in, A, W, T(1), Z);
+    if (apply_sigma && act != Activation::identity) {
+        apply_activation(act, Z, B * n_out);
+    }
+}
+
+// Z = sigma(A W^T + b) row by row, threaded over the batch.
+template <class T>
+void affine_layer_fused(Activation act, bool apply_sigma, std::ptrdiff_t B, int n_in, int n_out,
+                        const T* W, const T* b, const T* A, T* Z) {
 #pragma omp parallel for schedule(static) if (B * n_in * n_out >= kParallelMinWork)
     for (std::ptrdiff_t r = 0; r < B; ++r) {
         const T* a = A + r * n_in;
@@ -139,27 +150,34 @@ void affine_layer(Activation act, bool apply_sigma, std::ptrdiff_t B, int n_in, 
             T acc = T(0);
 #pragma omp simd reduction(+ : acc)
             for (int j = 0; j < n_in; ++j) acc += Wi[j] * a[j];
-            acc += b[i];
-            z[i] = apply_sigma ? activate(act, acc) : acc;
+            z[i] = acc + b[i];
         }
+        if (apply_sigma) apply_activation(act, z, n_out);
     }
 }
 
 // Forward pass. hidden[l - 1] receives a_l (B, n_l) for l = 1..L-1; Y gets z_L.
+// blas selects the kernel (see use_blas).
 template <class T>
 void forward(const Layout& lay, Activation act, const T* w, const T* X, std::ptrdiff_t B,
-             const std::vector<T*>& hidden, T* Y) {
+             const std::vector<T*>& hidden, T* Y, bool blas) {
     const int L = lay.depth();
     const T* A = X;
     for (int l = 1; l <= L; ++l) {
         T* Z = (l == L) ? Y : hidden[l - 1];
-        affine_layer<T>(act, l < L, B, lay.n[l - 1], lay.n[l], w + lay.w_offset[l - 1],
-                        w + lay.b_offset[l - 1], A, Z);
+        const T* W = w + lay.w_offset[l - 1];
+        const T* b = w + lay.b_offset[l - 1];
+        if (blas) {
+            affine_layer_blas<T>(act, l < L, B, lay.n[l - 1], lay.n[l], W, b, A, Z);
+        } else {
+            affine_layer_fused<T>(act, l < L, B, lay.n[l - 1], lay.n[l], W, b, A, Z);
+        }
         A = Z;
     }
 }
 
-// Backpropagation (Rumelhart, Hinton and Williams 1986; Goodfellow, Bengio
+// Backpropagation, with BLAS for the products and no OpenMP region (see
+// use_blas for the reason). Rumelhart, Hinton and Williams 1986; Goodfellow, Bengio
 // and Courville, Deep Learning, Section 6.5.4): with delta_L = G = dL/dY,
 //   grad W_l = delta_l^T a_{l-1},  grad b_l = sum over rows of delta_l,
 //   delta_{l-1} = (delta_l W_l) * sigma'(z_{l-1}).
@@ -189,7 +207,6 @@ void backward(const Layout& lay, Activation act, const T* w, const T* X, std::pt
             gemm_rm_ab<T>(int(B), n_in, n_out, delta, w + lay.w_offset[l - 1], T(0), next);
             const std::ptrdiff_t total = B * n_in;
             if (act != Activation::identity) {
-#pragma omp parallel for schedule(static) if (total >= kParallelMinWork)
                 for (std::ptrdiff_t k = 0; k < total; ++k) {
                     next[k] *= derivative_from_value(act, A[k]);
                 }
