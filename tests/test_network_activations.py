@@ -69,3 +69,30 @@ def test_flags():
     assert not activations.identity.bounded
     assert activations.identity.polynomial
     assert not any(activations.get(n).polynomial for n in ("sigmoid", "tanh", "relu"))
+
+
+@pytest.mark.parametrize("name", ["tanh", "sigmoid"])
+def test_kernel_activation_accuracy(name):
+    # [1, 1, 1] with W1 = 1, b1 = 0, W2 = 1, b2 = 0 gives f(x) = sigma(x)
+    # exactly (the output layer adds 0 and multiplies by 1), so the forward
+    # pass shows the kernel's sigma. Its method (range reduction and a
+    # Taylor polynomial, see cpp/fastmath.hpp) keeps a few rounding errors,
+    # so 8 eps relative is the bound; math.tanh and math.exp are correctly
+    # rounded to within 1 ulp in glibc.
+    eps = np.finfo(np.float64).eps
+    magnitudes = np.concatenate([np.geomspace(1e-300, 1e-3, 200), np.linspace(1e-3, 40, 4000)])
+    z = np.concatenate([-magnitudes[::-1], [0.0], magnitudes, [-700.0, -100.0, 100.0, 700.0, 710.0, 745.0]])
+    net = ml.MLP([1, 1, 1], activation=name)
+    net.params = [1.0, 0.0, 1.0, 0.0]
+    got = net.forward(z.reshape(-1, 1))[:, 0]
+    expected = np.array([ref.sigma(name, t) for t in z])
+    assert np.all(np.abs(got - expected) <= 8 * eps * np.abs(expected))
+
+
+def test_kernel_sigmoid_tail_is_flushed_to_zero():
+    # exp(-z) for z > 708 is below 3.3e-308; the kernel returns 0 there
+    # instead of the subnormal value, an absolute error under 3.3e-308.
+    net = ml.MLP([1, 1, 1], activation="sigmoid")
+    net.params = [1.0, 0.0, 1.0, 0.0]
+    got = net.forward(np.array([[-708.5], [-720.0], [-800.0]]))[:, 0]
+    np.testing.assert_array_equal(got, 0.0)
