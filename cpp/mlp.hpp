@@ -93,9 +93,10 @@ constexpr std::ptrdiff_t kParallelMinWork = std::ptrdiff_t(1) << 14;
 
 // Choice between the two forward kernels, made in this one place for a whole
 // call, so that one call never alternates between the BLAS thread pool and
-// the OpenMP one. (OpenBLAS worker threads keep spinning for a while after
-// each call; an OpenMP region started in that window competes with them for
-// the cores, which made 2-thread calls 10-100 times slower in a test.)
+// the OpenMP one. OpenBLAS worker threads keep spinning for a while after
+// each call, and an OpenMP region started in that window competes with them
+// for the cores. In timings on a 2-core machine that made 2-thread calls
+// 10 to 100 times slower than 1-thread calls.
 //  - BLAS path: per layer, bias rows, one GEMM, then sigma in one serial pass.
 //    BLAS threads the GEMM itself.
 //  - Fused path: per layer, bias, dot products and sigma in one pass per row,
@@ -176,9 +177,9 @@ void forward(const Layout& lay, Activation act, const T* w, const T* X, std::ptr
     }
 }
 
-// Backpropagation, with BLAS for the products and no OpenMP region (see
-// use_blas for the reason). Rumelhart, Hinton and Williams 1986; Goodfellow, Bengio
-// and Courville, Deep Learning, Section 6.5.4): with delta_L = G = dL/dY,
+// Backpropagation, with BLAS for the products and no OpenMP region (use_blas
+// gives the reason). Following Goodfellow, Bengio and Courville, Deep
+// Learning, Section 6.5.4, with delta_L = G = dL/dY:
 //   grad W_l = delta_l^T a_{l-1},  grad b_l = sum over rows of delta_l,
 //   delta_{l-1} = (delta_l W_l) * sigma'(z_{l-1}).
 // work1 and work2 each hold B * max hidden width elements.
