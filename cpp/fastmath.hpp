@@ -21,8 +21,8 @@ namespace mathlearn {
 // exp(x) = scale * (1 + q).
 inline void exp_split(double x, double& scale, double& q) {
     constexpr double log2e = 1.4426950408889634;
-    // ln 2 = ln2_hi + ln2_lo to about 2^-85. The low 32 mantissa bits of
-    // ln2_hi are zero, so k * ln2_hi is exact for |k| < 2^20.
+    // ln 2 = ln2_hi + ln2_lo to about 2^-85. The low 21 mantissa bits of
+    // ln2_hi are zero, so k * ln2_hi is exact for |k| < 2^21.
     constexpr double ln2_hi = 6.93147180369123816490e-01;
     constexpr double ln2_lo = 1.90821492927058770002e-10;
     // Adding 1.5 * 2^52 rounds to an integer and leaves k in the low mantissa bits.
