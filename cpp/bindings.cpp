@@ -9,6 +9,7 @@
 #include <pybind11/stl.h>
 
 #include <cstring>
+#include <limits>
 #include <string>
 #include <vector>
 
@@ -92,6 +93,11 @@ py::ssize_t batch_of(const py::array& X, const Layout& lay) {
         throw py::value_error("X must be 2-D; got shape " + shape_str(X) + ".");
     }
     check_array<T>(X, "X", {X.shape(0), lay.n[0]}, false);
+    // BLAS takes 32-bit dimensions, and the batch is one of them.
+    if (X.shape(0) > py::ssize_t(std::numeric_limits<int>::max())) {
+        throw py::value_error("X must have at most 2**31 - 1 rows (the BLAS index limit); got " +
+                              std::to_string(X.shape(0)) + ". Split the batch.");
+    }
     return X.shape(0);
 }
 
