@@ -134,7 +134,7 @@ void forward_impl(const py::array& w, const py::array& X, const Layout& lay, Act
     const T* Xp = static_cast<const T*>(X.data());
     T* Yp = static_cast<T*>(Y.mutable_data());
     py::gil_scoped_release release;
-    mathlearn::forward<T>(lay, act, wp, Xp, B, hidden, Yp, mathlearn::use_blas(lay));
+    mathlearn::forward<T>(lay, act, wp, Xp, B, hidden, Yp, mathlearn::use_blas(lay, B));
 }
 
 template <class T>

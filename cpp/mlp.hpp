@@ -17,6 +17,7 @@
 
 #include "blas.hpp"
 #include "fastmath.hpp"
+#include "threads.hpp"
 
 namespace mathlearn {
 
@@ -99,18 +100,19 @@ constexpr std::ptrdiff_t kParallelMinWork = std::ptrdiff_t(1) << 14;
 // 10 to 100 times slower than 1-thread calls.
 //  - BLAS path: per layer, bias rows, one GEMM, then sigma in one serial pass.
 //    BLAS threads the GEMM itself.
-//  - Fused path: per layer, bias, dot products and sigma in one pass per row,
+//  - Fused path: per layer, the affine map and sigma in one pass per row,
 //    with OpenMP over the rows of the batch and no BLAS call.
-// In single-thread timings of [n, n, n] tanh networks (B = 16, 256, 4096) on
-// a 2-core x86-64 machine, BLAS was as fast or faster from n = 8 upwards, so
-// BLAS is used once some layer has at least 64 weights.
-// NOTE: those timings were taken on a shared, loaded machine, so the
-// boundary is rough.
+// Timings of forward passes of [n, n, n] tanh networks on a 2-core x86-64
+// machine (n = 2 to 256, B = 16, 256, 4096): on one thread BLAS was faster
+// everywhere. On two threads the fused path was 10-20% faster for n <= 16
+// at B = 4096 and slower at B <= 256. Hence the rule below.
+// NOTE: those timings were taken on a shared machine with other jobs
+// running, so the boundary is rough.
 enum class ForwardPath : int { automatic = 0, blas = 1, fused = 2 };
 
 ForwardPath& forward_path_override();
 
-inline bool use_blas(const Layout& lay) {
+inline bool use_blas(const Layout& lay, std::ptrdiff_t batch) {
     switch (forward_path_override()) {
         case ForwardPath::blas:
             return true;
@@ -119,8 +121,9 @@ inline bool use_blas(const Layout& lay) {
         case ForwardPath::automatic:
             break;
     }
+    if (max_threads() < 2 || batch < 2048) return true;
     for (int l = 1; l <= lay.depth(); ++l) {
-        if (std::ptrdiff_t(lay.n[l - 1]) * lay.n[l] >= 64) return true;
+        if (std::ptrdiff_t(lay.n[l - 1]) * lay.n[l] > 256) return true;
     }
     return false;
 }
@@ -138,20 +141,28 @@ void affine_layer_blas(Activation act, bool apply_sigma, std::ptrdiff_t B, int n
     }
 }
 
-// Z = sigma(A W^T + b) row by row, threaded over the batch.
+// Z = sigma(A W^T + b) row by row, threaded over the batch. The fused path
+// serves layers with few weights, so W^T is copied once into a small buffer:
+// each row is then b plus a sum of columns of W (rows of W^T), a loop over
+// contiguous memory that vectorizes.
 template <class T>
 void affine_layer_fused(Activation act, bool apply_sigma, std::ptrdiff_t B, int n_in, int n_out,
                         const T* W, const T* b, const T* A, T* Z) {
+    std::vector<T> Wt(static_cast<std::size_t>(n_in) * n_out);
+    for (int i = 0; i < n_out; ++i) {
+        for (int j = 0; j < n_in; ++j) Wt[std::size_t(j) * n_out + i] = W[std::ptrdiff_t(i) * n_in + j];
+    }
+    const T* WtData = Wt.data();
 #pragma omp parallel for schedule(static) if (B * n_in * n_out >= kParallelMinWork)
     for (std::ptrdiff_t r = 0; r < B; ++r) {
         const T* a = A + r * n_in;
         T* z = Z + r * n_out;
-        for (int i = 0; i < n_out; ++i) {
-            const T* Wi = W + std::ptrdiff_t(i) * n_in;
-            T acc = T(0);
-#pragma omp simd reduction(+ : acc)
-            for (int j = 0; j < n_in; ++j) acc += Wi[j] * a[j];
-            z[i] = acc + b[i];
+        std::copy(b, b + n_out, z);
+        for (int j = 0; j < n_in; ++j) {
+            const T aj = a[j];
+            const T* column = WtData + std::ptrdiff_t(j) * n_out;
+#pragma omp simd
+            for (int i = 0; i < n_out; ++i) z[i] += aj * column[i];
         }
         if (apply_sigma) apply_activation(act, z, n_out);
     }
