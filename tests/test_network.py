@@ -410,3 +410,27 @@ def test_properties():
     assert net.dtype == np.float64
     assert [W.shape for W in net.weights] == [(32, 10), (32, 32), (1, 32)]
     assert [b.shape for b in net.biases] == [(32,), (32,), (1,)]
+
+
+@pytest.mark.parametrize(
+    "activation, sklearn_name",
+    [("identity", "identity"), ("sigmoid", "logistic"), ("tanh", "tanh"), ("relu", "relu")],
+)
+def test_sklearn_forward_agrees(activation, sklearn_name):
+    # scikit-learn's MLPRegressor stores coefs_[l] = W_l^T and intercepts_[l] = b_l
+    # and has an affine output layer, so with our parameters copied in its
+    # predict() is f_w. It is fitted for one step only to create its attributes.
+    neural_network = pytest.importorskip("sklearn.neural_network")
+    from sklearn.exceptions import ConvergenceWarning
+
+    sizes = [4, 6, 5, 2]
+    net = make_net(sizes, activation)
+    X, y, _ = make_data(sizes, 8)
+    regressor = neural_network.MLPRegressor(
+        hidden_layer_sizes=tuple(sizes[1:-1]), activation=sklearn_name, max_iter=1, random_state=0
+    )
+    with pytest.warns(ConvergenceWarning):
+        regressor.fit(X, y)
+    regressor.coefs_ = [W.T.copy() for W in net.weights]
+    regressor.intercepts_ = [b.copy() for b in net.biases]
+    assert_close(net.forward(X), regressor.predict(X), FLOAT64_RTOL)

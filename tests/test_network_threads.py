@@ -22,14 +22,21 @@ def workload(net, X, y):
 
 
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
-def test_one_and_two_threads_agree(restore_threads, dtype):
+@pytest.mark.parametrize(
+    "sizes, B",
+    [
+        ((16, 64, 64, 3), 300),  # BLAS forward path
+        ((4, 8, 8, 2), 3000),  # fused forward path on two threads
+    ],
+)
+def test_one_and_two_threads_agree(restore_threads, dtype, sizes, B):
     # The batch rows are split between threads, and each row is computed by the
     # same sequence of operations, except that BLAS may block its sums
     # differently: so results agree to a few units of rounding, 100 eps relative.
-    net = ml.MLP([16, 64, 64, 3], activation="tanh", seed=0, dtype=dtype)
+    net = ml.MLP(list(sizes), activation="tanh", seed=0, dtype=dtype)
     rng = np.random.default_rng(0)
-    X = rng.normal(size=(300, 16))
-    y = rng.normal(size=(300, 3))
+    X = rng.normal(size=(B, sizes[0]))
+    y = rng.normal(size=(B, sizes[-1]))
     ml.set_num_threads(1)
     one_thread = workload(net, X, y)
     ml.set_num_threads(2)
