@@ -25,7 +25,7 @@ enum class Activation : int { identity = 0, sigmoid = 1, tanh = 2, relu = 3 };
 
 // sigma'(z) written in terms of a = sigma(z), which is what the cache keeps:
 // sigmoid' = a (1 - a), tanh' = 1 - a^2, relu'(z) = 1 if z > 0 else 0
-// (so relu'(0) = 0; a > 0 exactly when z > 0).
+// (so relu'(0) = 0, because a > 0 exactly when z > 0).
 template <class T>
 inline T derivative_from_value(Activation act, T a) {
     switch (act) {
@@ -88,8 +88,8 @@ struct Layout {
 };
 
 // Loops with fewer elementwise operations than this run on one thread,
-// because an OpenMP fork and join costs a few microseconds, about as much as
-// 10^4 multiply-adds.
+// because an OpenMP fork and join costs an estimated few microseconds, about
+// as much as 10^4 multiply-adds.
 constexpr std::ptrdiff_t kParallelMinWork = std::ptrdiff_t(1) << 14;
 
 // Choice between the two forward kernels, made in this one place for a whole
