@@ -41,22 +41,24 @@ inline T derivative_from_value(Activation act, T a) {
     return T(1);
 }
 
-// a[k] = sigma(a[k]) for k < count, on one thread. One loop per activation,
-// so that each loop body is branch-free and vectorizes.
+// In-place tanh and sigmoid over arrays, defined in activations.cpp with one
+// version per instruction set.
+void tanh_inplace(double* a, std::ptrdiff_t count);
+void tanh_inplace(float* a, std::ptrdiff_t count);
+void sigmoid_inplace(double* a, std::ptrdiff_t count);
+void sigmoid_inplace(float* a, std::ptrdiff_t count);
+
+// a[k] = sigma(a[k]) for k < count, on one thread.
 template <class T>
 void apply_activation(Activation act, T* a, std::ptrdiff_t count) {
     switch (act) {
         case Activation::identity:
             return;
         case Activation::sigmoid:
-            for (std::ptrdiff_t k = 0; k < count; ++k) {
-                a[k] = static_cast<T>(sigmoid_vectorizable(static_cast<double>(a[k])));
-            }
+            sigmoid_inplace(a, count);
             return;
         case Activation::tanh:
-            for (std::ptrdiff_t k = 0; k < count; ++k) {
-                a[k] = static_cast<T>(tanh_vectorizable(static_cast<double>(a[k])));
-            }
+            tanh_inplace(a, count);
             return;
         case Activation::relu:
             for (std::ptrdiff_t k = 0; k < count; ++k) a[k] = a[k] > T(0) ? a[k] : T(0);
