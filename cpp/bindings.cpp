@@ -134,7 +134,7 @@ void forward_impl(const py::array& w, const py::array& X, const Layout& lay, Act
     const T* Xp = static_cast<const T*>(X.data());
     T* Yp = static_cast<T*>(Y.mutable_data());
     py::gil_scoped_release release;
-    mathlearn::forward<T>(lay, act, wp, Xp, B, hidden, Yp, mathlearn::use_blas(lay, B));
+    mathlearn::forward<T>(lay, act, wp, Xp, B, hidden, Yp, mathlearn::use_blas());
 }
 
 template <class T>
@@ -259,8 +259,8 @@ PYBIND11_MODULE(_core, m) {
             }
         },
         py::arg("path"),
-        "Force the forward kernel of every layer to BLAS or to the fused loop ('auto' restores "
-        "the size rule). Process-wide; meant for tests and benchmarks.");
+        "Force forward passes onto the BLAS kernel or the fused OpenMP loop ('auto' restores "
+        "the default, BLAS). Process-wide; meant for tests and benchmarks.");
 
     m.def(
         "forward",

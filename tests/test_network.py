@@ -66,7 +66,7 @@ def make_data(sizes, B, seed=1):
 
 @pytest.fixture(params=["auto", "blas", "fused"])
 def forward_path(request):
-    """Run a test once with the size rule, once with BLAS only and once with fused loops only."""
+    """Run a test with the default forward kernel, then with BLAS and with the fused loop forced."""
     _core.set_forward_path(request.param)
     yield request.param
     _core.set_forward_path("auto")

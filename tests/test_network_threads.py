@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 import mathlearn as ml
+from mathlearn import _core
 
 
 @pytest.fixture
@@ -22,14 +23,9 @@ def workload(net, X, y):
 
 
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
-@pytest.mark.parametrize(
-    "sizes, B",
-    [
-        ((16, 64, 64, 3), 300),  # BLAS forward path
-        ((4, 8, 8, 2), 3000),  # fused forward path on two threads
-    ],
-)
-def test_one_and_two_threads_agree(restore_threads, dtype, sizes, B):
+@pytest.mark.parametrize("path", ["blas", "fused"])
+@pytest.mark.parametrize("sizes, B", [((16, 64, 64, 3), 300), ((4, 8, 8, 2), 3000)])
+def test_one_and_two_threads_agree(restore_threads, dtype, sizes, B, path):
     # The batch rows are split between threads, and each row is computed by the
     # same sequence of operations, except that BLAS may block its sums
     # differently: so results agree to a few units of rounding, 100 eps relative.
@@ -37,10 +33,14 @@ def test_one_and_two_threads_agree(restore_threads, dtype, sizes, B):
     rng = np.random.default_rng(0)
     X = rng.normal(size=(B, sizes[0]))
     y = rng.normal(size=(B, sizes[-1]))
-    ml.set_num_threads(1)
-    one_thread = workload(net, X, y)
-    ml.set_num_threads(2)
-    two_threads = workload(net, X, y)
+    _core.set_forward_path(path)
+    try:
+        ml.set_num_threads(1)
+        one_thread = workload(net, X, y)
+        ml.set_num_threads(2)
+        two_threads = workload(net, X, y)
+    finally:
+        _core.set_forward_path("auto")
     rtol = 100 * np.finfo(dtype).eps
     for a, b in zip(one_thread, two_threads):
         np.testing.assert_allclose(a, b, rtol=rtol, atol=rtol * np.abs(a).max())
