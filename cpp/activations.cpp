@@ -2,8 +2,8 @@
 //
 // GCC's target_clones builds AVX-512, AVX2 and baseline x86-64 versions of
 // each loop and picks one at load time from the CPU, so the wheel stays
-// portable. The build compiles in ISO C++ mode, where GCC does not contract
-// a * b + c into FMA, so all versions round identically.
+// portable. CMakeLists.txt passes -ffp-contract=off, so no version fuses
+// a * b + c into one FMA and all versions round identically.
 #include <cstddef>
 
 #include "fastmath.hpp"
