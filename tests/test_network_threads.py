@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
@@ -58,3 +60,18 @@ def test_two_python_threads_at_once():
     for i, result in enumerate(results):
         for a, b in zip(result, expected[i // 3]):
             np.testing.assert_array_equal(a, b)
+
+
+def test_blas_loaded_later_gets_thread_limit():
+    # set_num_threads(1) runs before mathlearn.network loads SciPy's BLAS, so
+    # the limit must be applied when that BLAS is handed to the kernels. A
+    # fresh interpreter is needed, because this one has loaded it already.
+    script = (
+        "import mathlearn as ml\n"
+        "ml.set_num_threads(1)\n"
+        "ml.MLP\n"
+        "from threadpoolctl import threadpool_info\n"
+        "print(max(i['num_threads'] for i in threadpool_info() if i['user_api'] == 'blas'))\n"
+    )
+    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True)
+    assert result.stdout.strip() == "1"

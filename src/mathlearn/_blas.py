@@ -16,14 +16,19 @@ def ensure_blas() -> None:
 
     Loading SciPy's BLAS here may happen after ``mathlearn.set_num_threads``
     ran, and a thread limit set through threadpoolctl covers only libraries
-    loaded at that time. So the BLAS thread count is set to the OpenMP
-    thread count of the kernels, which ``set_num_threads`` also sets.
+    loaded at that time. So any BLAS with more threads than the OpenMP
+    thread count of the kernels, which ``set_num_threads`` also sets, is
+    lowered to it. A BLAS limited to fewer threads is left as it is.
     """
     if _core.have_blas():
         return
     from scipy.linalg import cython_blas
-    from threadpoolctl import threadpool_limits
+    from threadpoolctl import ThreadpoolController
 
     capi = cython_blas.__pyx_capi__
     _core.set_blas(capi["dgemm"], capi["sgemm"])
-    threadpool_limits(limits=_core.get_num_threads(), user_api="blas")
+
+    n_threads = _core.get_num_threads()
+    for library in ThreadpoolController().select(user_api="blas").lib_controllers:
+        if library.num_threads > n_threads:
+            library.set_num_threads(n_threads)
