@@ -434,3 +434,18 @@ def test_sklearn_forward_agrees(activation, sklearn_name):
     regressor.coefs_ = [W.T.copy() for W in net.weights]
     regressor.intercepts_ = [b.copy() for b in net.biases]
     assert_close(net.forward(X), regressor.predict(X), FLOAT64_RTOL)
+
+
+def test_pickle_and_deepcopy_keep_views():
+    import copy
+    import pickle
+
+    net = make_net([3, 4, 2], "sigmoid", dtype=np.float32)
+    for other in (pickle.loads(pickle.dumps(net)), copy.deepcopy(net), copy.copy(net)):
+        assert other.layer_sizes == net.layer_sizes
+        assert other.activation == net.activation
+        assert other.dtype == np.float32
+        np.testing.assert_array_equal(other.params, net.params)
+        other.weights[0][0, 0] = 42.0
+        assert other.params[0] == 42.0
+        assert net.params[0] != 42.0

@@ -203,3 +203,9 @@ def test_non_finite_params_are_reported(net):
     for call in (net.forward, net.jacobian):
         with pytest.raises(ValueError, match="params must be finite; got inf at index 3"):
             call(np.ones((2, 3)))
+
+
+def test_huge_network_is_rejected_before_allocating(monkeypatch):
+    monkeypatch.setattr(_validation, "available_memory", lambda: 10**6)
+    with pytest.raises(ValueError, match=r"MLP with layer sizes \[1000, 1000\].*needs 8,008,000 bytes"):
+        ml.MLP([1000, 1000])

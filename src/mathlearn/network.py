@@ -114,6 +114,11 @@ class MLP:
 
         n = self._layer_sizes
         self._n_params = sum((n[l - 1] + 1) * n[l] for l in range(1, len(n)))
+        check_memory(
+            self._n_params * self._dtype.itemsize,
+            f"MLP with layer sizes {list(n)} ({self._n_params:,} parameters)",
+            "Use smaller layer sizes.",
+        )
         self._params = np.zeros(self._n_params, dtype=self._dtype)
         self._make_views()
         for W, n_in, n_out in zip(self._weights, n[:-1], n[1:]):
@@ -222,6 +227,30 @@ class MLP:
         new._params = self._params.astype(dtype, copy=True)
         new._make_views()
         return new
+
+    def __copy__(self) -> "MLP":
+        return self.copy()
+
+    def __deepcopy__(self, memo) -> "MLP":
+        return self.copy()
+
+    def __getstate__(self):
+        # The views in _weights and _biases are rebuilt on unpickling, so
+        # that they share memory with _params again.
+        return {
+            "layer_sizes": self._layer_sizes,
+            "activation": self._activation.name,
+            "dtype": self._dtype.str,
+            "params": self._params,
+        }
+
+    def __setstate__(self, state):
+        self._layer_sizes = tuple(state["layer_sizes"])
+        self._activation = activations.get(state["activation"])
+        self._dtype = np.dtype(state["dtype"])
+        self._params = np.array(state["params"], dtype=self._dtype, copy=True)
+        self._n_params = self._params.size
+        self._make_views()
 
     # ------------------------------------------------------------------
     # Checks of inputs
