@@ -2,13 +2,219 @@
 //
 // Contract for every entry point: shapes, dtypes and contiguity are checked
 // and outputs allocated while the GIL is held; the GIL is released only
-// around pure C++ work.
+// around pure C++ work. Output arrays are never converted or copied: an
+// output of the wrong dtype, shape or layout raises ValueError.
 #include <pybind11/pybind11.h>
 #include <pybind11/numpy.h>
+#include <pybind11/stl.h>
 
+#include <cstring>
+#include <limits>
+#include <string>
+#include <vector>
+
+#include "blas.hpp"
+#include "mlp.hpp"
 #include "threads.hpp"
 
 namespace py = pybind11;
+using mathlearn::Activation;
+using mathlearn::Layout;
+
+namespace {
+
+// Python tuple notation: (3,) for one dimension, (3, 4) for two.
+std::string shape_text(const std::vector<py::ssize_t>& shape) {
+    std::string s = "(";
+    for (std::size_t d = 0; d < shape.size(); ++d) {
+        if (d > 0) s += ", ";
+        s += std::to_string(shape[d]);
+    }
+    return s + (shape.size() == 1 ? ",)" : ")");
+}
+
+std::string shape_str(const py::array& a) {
+    return shape_text(std::vector<py::ssize_t>(a.shape(), a.shape() + a.ndim()));
+}
+
+// Check dtype, C-contiguity, writability and exact shape of one array.
+template <class T>
+void check_array(const py::array& a, const char* name, const std::vector<py::ssize_t>& shape,
+                 bool writable) {
+    if (!a.dtype().is(py::dtype::of<T>())) {
+        throw py::value_error(std::string(name) + " must have dtype " +
+                              std::string(py::str(py::dtype::of<T>())) + "; got " +
+                              std::string(py::str(a.dtype())) + ".");
+    }
+    if (!(a.flags() & py::array::c_style)) {
+        throw py::value_error(std::string(name) + " must be C-contiguous.");
+    }
+    if (writable && !a.writeable()) {
+        throw py::value_error(std::string(name) + " must be writable.");
+    }
+    bool ok = a.ndim() == py::ssize_t(shape.size());
+    for (std::size_t d = 0; ok && d < shape.size(); ++d) ok = a.shape(d) == shape[d];
+    if (!ok) {
+        throw py::value_error(std::string(name) + " must have shape " + shape_text(shape) + "; got " +
+                              shape_str(a) + ".");
+    }
+}
+
+Layout make_layout(const std::vector<int>& sizes) {
+    if (sizes.size() < 2) {
+        throw py::value_error("layer_sizes must contain at least 2 sizes; got " +
+                              std::to_string(sizes.size()) + ".");
+    }
+    for (int s : sizes) {
+        if (s < 1) throw py::value_error("every layer size must be >= 1; got " + std::to_string(s) + ".");
+    }
+    return Layout(sizes);
+}
+
+Activation make_activation(int code) {
+    if (code < 0 || code > 3) {
+        throw py::value_error("activation code must be 0..3; got " + std::to_string(code) + ".");
+    }
+    return static_cast<Activation>(code);
+}
+
+void require_blas() {
+    if (!mathlearn::have_blas()) {
+        throw std::runtime_error(
+            "mathlearn._core has no BLAS yet; call mathlearn._core.set_blas() first "
+            "(mathlearn.network does this on import).");
+    }
+}
+
+// Batch size of X after checking it against n_0.
+template <class T>
+py::ssize_t batch_of(const py::array& X, const Layout& lay) {
+    if (X.ndim() != 2) {
+        throw py::value_error("X must be 2-D; got shape " + shape_str(X) + ".");
+    }
+    check_array<T>(X, "X", {X.shape(0), lay.n[0]}, false);
+    // BLAS takes 32-bit dimensions, and the batch is one of them.
+    if (X.shape(0) > py::ssize_t(std::numeric_limits<int>::max())) {
+        throw py::value_error("X must have at most 2**31 - 1 rows (the BLAS index limit); got " +
+                              std::to_string(X.shape(0)) + ". Split the batch.");
+    }
+    return X.shape(0);
+}
+
+template <class T>
+void forward_impl(const py::array& w, const py::array& X, const Layout& lay, Activation act,
+                  py::array& Y, const py::list& hidden_list) {
+    const int L = lay.depth();
+    check_array<T>(w, "w", {lay.n_params}, false);
+    const py::ssize_t B = batch_of<T>(X, lay);
+    check_array<T>(Y, "Y", {B, lay.n[L]}, true);
+
+    // Hidden activations go to the caller's arrays when given (for a later
+    // backward pass), otherwise to scratch buffers owned here.
+    std::vector<std::vector<T>> scratch;
+    std::vector<T*> hidden(static_cast<std::size_t>(std::max(L - 1, 0)));
+    if (hidden_list.size() != 0) {
+        if (py::ssize_t(hidden_list.size()) != L - 1) {
+            throw py::value_error("hidden must contain " + std::to_string(L - 1) + " arrays; got " +
+                                  std::to_string(hidden_list.size()) + ".");
+        }
+        for (int l = 1; l < L; ++l) {
+            py::array h = hidden_list[l - 1].cast<py::array>();
+            check_array<T>(h, "hidden array", {B, lay.n[l]}, true);
+            hidden[l - 1] = static_cast<T*>(h.mutable_data());
+        }
+    } else {
+        for (int l = 1; l < L; ++l) {
+            scratch.emplace_back(static_cast<std::size_t>(B) * lay.n[l]);
+            hidden[l - 1] = scratch.back().data();
+        }
+    }
+    if (B == 0) return;
+    const T* wp = static_cast<const T*>(w.data());
+    const T* Xp = static_cast<const T*>(X.data());
+    T* Yp = static_cast<T*>(Y.mutable_data());
+    py::gil_scoped_release release;
+    mathlearn::forward<T>(lay, act, wp, Xp, B, hidden, Yp, mathlearn::use_blas());
+}
+
+template <class T>
+void backward_impl(const py::array& w, const py::array& X, const Layout& lay, Activation act,
+                   const py::list& hidden_list, const py::array& G, py::array& grad) {
+    const int L = lay.depth();
+    check_array<T>(w, "w", {lay.n_params}, false);
+    const py::ssize_t B = batch_of<T>(X, lay);
+    check_array<T>(G, "G", {B, lay.n[L]}, false);
+    check_array<T>(grad, "grad", {lay.n_params}, true);
+    if (py::ssize_t(hidden_list.size()) != L - 1) {
+        throw py::value_error("hidden must contain " + std::to_string(L - 1) + " arrays; got " +
+                              std::to_string(hidden_list.size()) + ".");
+    }
+    std::vector<const T*> hidden;
+    for (int l = 1; l < L; ++l) {
+        py::array h = hidden_list[l - 1].cast<py::array>();
+        check_array<T>(h, "hidden array", {B, lay.n[l]}, false);
+        hidden.push_back(static_cast<const T*>(h.data()));
+    }
+    T* gp = static_cast<T*>(grad.mutable_data());
+    if (B == 0) {
+        std::memset(static_cast<void*>(gp), 0, sizeof(T) * std::size_t(lay.n_params));
+        return;
+    }
+    const std::size_t work = static_cast<std::size_t>(B) * lay.width_max_hidden();
+    std::vector<T> work1(L > 1 ? work : 0), work2(L > 1 ? work : 0);
+    const T* wp = static_cast<const T*>(w.data());
+    const T* Xp = static_cast<const T*>(X.data());
+    const T* Gp = static_cast<const T*>(G.data());
+    py::gil_scoped_release release;
+    mathlearn::backward<T>(lay, act, wp, Xp, B, hidden, Gp, gp, work1.data(), work2.data());
+}
+
+template <class T>
+void jacobian_impl(const py::array& w, const py::array& X, const Layout& lay, Activation act,
+                   py::array& J) {
+    const int L = lay.depth();
+    check_array<T>(w, "w", {lay.n_params}, false);
+    const py::ssize_t B = batch_of<T>(X, lay);
+    check_array<T>(J, "out", {B, lay.n[L], lay.n_params}, true);
+    if (B == 0) return;
+    std::vector<std::vector<T>> storage;
+    std::vector<T*> hidden;
+    for (int l = 1; l < L; ++l) {
+        storage.emplace_back(static_cast<std::size_t>(B) * lay.n[l]);
+        hidden.push_back(storage.back().data());
+    }
+    // The forward pass needs a destination for z_L, which the Jacobian does not use.
+    std::vector<T> Y(static_cast<std::size_t>(B) * lay.n[L]);
+    std::vector<const T*> hidden_const(hidden.begin(), hidden.end());
+    const T* wp = static_cast<const T*>(w.data());
+    const T* Xp = static_cast<const T*>(X.data());
+    T* Jp = static_cast<T*>(J.mutable_data());
+    py::gil_scoped_release release;
+    // The fused forward kernel keeps the whole call on the OpenMP pool.
+    mathlearn::forward<T>(lay, act, wp, Xp, B, hidden, Y.data(), false);
+    mathlearn::jacobian<T>(lay, act, wp, Xp, B, hidden_const, Jp);
+}
+
+bool is_float64(const py::array& w) {
+    if (w.dtype().is(py::dtype::of<double>())) return true;
+    if (w.dtype().is(py::dtype::of<float>())) return false;
+    throw py::value_error("w must have dtype float64 or float32; got " +
+                          std::string(py::str(w.dtype())) + ".");
+}
+
+void* capsule_pointer(const py::capsule& cap, const char* routine) {
+    PyObject* obj = cap.ptr();
+    const char* name = PyCapsule_GetName(obj);
+    if (name == nullptr && PyErr_Occurred()) throw py::error_already_set();
+    void* p = PyCapsule_GetPointer(obj, name);
+    if (p == nullptr) {
+        if (PyErr_Occurred()) throw py::error_already_set();
+        throw py::value_error(std::string(routine) + " capsule contains a null pointer; pass the capsule from scipy.linalg.cython_blas.__pyx_capi__.");
+    }
+    return p;
+}
+
+}  // namespace
 
 PYBIND11_MODULE(_core, m) {
     m.doc() = "Compiled kernels of mathlearn (C++17, pybind11).";
@@ -26,4 +232,85 @@ PYBIND11_MODULE(_core, m) {
             mathlearn::set_max_threads(n);
         },
         py::arg("n"), "Set the number of OpenMP threads the kernels use.");
+
+    m.def(
+        "set_blas",
+        [](const py::capsule& dgemm, const py::capsule& sgemm) {
+            auto& table = mathlearn::blas_table();
+            table.dgemm = reinterpret_cast<mathlearn::dgemm_t>(capsule_pointer(dgemm, "dgemm"));
+            table.sgemm = reinterpret_cast<mathlearn::sgemm_t>(capsule_pointer(sgemm, "sgemm"));
+        },
+        py::arg("dgemm"), py::arg("sgemm"),
+        "Install the dgemm and sgemm pointers from scipy.linalg.cython_blas.__pyx_capi__.");
+    m.def("have_blas", &mathlearn::have_blas, "True once set_blas() has been called.");
+
+    m.def(
+        "set_forward_path",
+        [](const std::string& path) {
+            auto& p = mathlearn::forward_path_override();
+            if (path == "auto") {
+                p = mathlearn::ForwardPath::automatic;
+            } else if (path == "blas") {
+                p = mathlearn::ForwardPath::blas;
+            } else if (path == "fused") {
+                p = mathlearn::ForwardPath::fused;
+            } else {
+                throw py::value_error("path must be 'auto', 'blas' or 'fused'; got '" + path + "'.");
+            }
+        },
+        py::arg("path"),
+        "Force forward passes onto the BLAS kernel or the fused OpenMP loop ('auto' restores "
+        "the default, BLAS). Process-wide; meant for tests and benchmarks.");
+
+    m.def(
+        "forward",
+        [](const py::array& w, const py::array& X, const std::vector<int>& sizes, int activation,
+           py::array Y, const py::list& hidden) {
+            require_blas();
+            const Layout lay = make_layout(sizes);
+            const Activation act = make_activation(activation);
+            if (is_float64(w)) {
+                forward_impl<double>(w, X, lay, act, Y, hidden);
+            } else {
+                forward_impl<float>(w, X, lay, act, Y, hidden);
+            }
+        },
+        py::arg("w"), py::arg("X"), py::arg("layer_sizes"), py::arg("activation"), py::arg("Y"),
+        py::arg("hidden") = py::list(),
+        "Write f_w(X) into Y (B, n_L); when `hidden` holds L-1 arrays (B, n_l), also write the "
+        "hidden activations a_l there for backward().");
+
+    m.def(
+        "backward",
+        [](const py::array& w, const py::array& X, const std::vector<int>& sizes, int activation,
+           const py::list& hidden, const py::array& G, py::array grad) {
+            require_blas();
+            const Layout lay = make_layout(sizes);
+            const Activation act = make_activation(activation);
+            if (is_float64(w)) {
+                backward_impl<double>(w, X, lay, act, hidden, G, grad);
+            } else {
+                backward_impl<float>(w, X, lay, act, hidden, G, grad);
+            }
+        },
+        py::arg("w"), py::arg("X"), py::arg("layer_sizes"), py::arg("activation"),
+        py::arg("hidden"), py::arg("G"), py::arg("grad"),
+        "Write sum_b G[b] . Jac f_{x_b}(w) into grad (P,), given G = dL/dY (B, n_L) and the "
+        "hidden activations from forward().");
+
+    m.def(
+        "jacobian",
+        [](const py::array& w, const py::array& X, const std::vector<int>& sizes, int activation,
+           py::array out) {
+            require_blas();
+            const Layout lay = make_layout(sizes);
+            const Activation act = make_activation(activation);
+            if (is_float64(w)) {
+                jacobian_impl<double>(w, X, lay, act, out);
+            } else {
+                jacobian_impl<float>(w, X, lay, act, out);
+            }
+        },
+        py::arg("w"), py::arg("X"), py::arg("layer_sizes"), py::arg("activation"), py::arg("out"),
+        "Write the per-sample Jacobians Jac f_{x_b}(w) into out (B, n_L, P).");
 }

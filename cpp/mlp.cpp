@@ -1,0 +1,17 @@
+// Storage for the process-wide settings declared in blas.hpp and mlp.hpp.
+#include "blas.hpp"
+#include "mlp.hpp"
+
+namespace mathlearn {
+
+BlasTable& blas_table() {
+    static BlasTable table;
+    return table;
+}
+
+ForwardPath& forward_path_override() {
+    static ForwardPath path = ForwardPath::automatic;
+    return path;
+}
+
+}  // namespace mathlearn
