@@ -41,7 +41,7 @@ def _write_csv(tmp_path, seed=0, n=120):
     X = rng.uniform(-1, 1, size=(n, 3))
     y = 2.0 * X[:, 0] + np.sin(3 * X[:, 1]) + 0.0 * X[:, 2]
     path = tmp_path / "toy.csv"
-    lines = ["u,v,w,target"] + [f"{a!r},{b!r},{c!r},{t!r}" for (a, b, c), t in zip(X, y)]
+    lines = ["u,v,w,target"] + [f"{a:.17g},{b:.17g},{c:.17g},{t:.17g}" for (a, b, c), t in zip(X, y)]
     path.write_text("\n".join(lines) + "\n")
     return path
 
