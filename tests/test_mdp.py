@@ -377,7 +377,7 @@ def test_result_is_dataclass_with_documented_fields():
 @pytest.mark.parametrize(
     "kwargs, error, pattern",
     [
-        ({"epsilon": 0.0}, ValueError, r"epsilon must be in \(0.0, inf\]; got 0.0"),
+        ({"epsilon": 0.0}, ValueError, r"epsilon must be in \(0.0, inf\); got 0.0"),
         ({"epsilon": -1.0}, ValueError, "epsilon must be in"),
         ({"epsilon": "small"}, TypeError, "epsilon must be a real number"),
         ({"max_iter": 0}, ValueError, "max_iter must be >= 1; got 0"),
