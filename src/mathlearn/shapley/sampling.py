@@ -1,0 +1,357 @@
+"""Shapley values estimated by sampling, with standard errors and a budget.
+
+``sample(game, budget, method)`` spends at most ``budget`` game
+evaluations (coalition values v(S)); v(empty) and v(N) count as two.
+A budget of at least 2**n gives the exact values from the full table,
+with standard errors 0. A budget below the minimum of a method raises a
+``ValueError`` that names the minimum.
+
+Methods
+-------
+``"permutation"``
+    Marginal contributions along uniformly random orders of the players
+    (S. Castro, D. Gomez and J. Tejada, Polynomial calculation of the
+    Shapley value based on sampling, Computers & Operations Research 36,
+    2009). Each order costs n - 1 evaluations. Minimum 2n (two orders).
+``"antithetic"``
+    Orders drawn in pairs (pi, reversed pi); each pair's mean is one
+    sample. For v with interactions of order at most 2,
+    v(S) = c + sum_i a_i [i in S] + sum_{i<j} b_ij [i, j in S], the mean over a
+    pair is a_i + sum_j b_ij / 2 = phi_i, so one pair is exact. A pair
+    costs 2(n - 1) evaluations. Minimum 2n (one pair, standard errors NaN).
+``"stratified"``
+    phi_i = (1/n) sum_s E[v(S u {i}) - v(S)] over S of size s drawn
+    uniformly from N minus {i} (J. Maleki et al., Bounding the estimation
+    error of sampling-based Shapley value approximation, arXiv:1306.4265,
+    2013). The strata s = 0 and s = n - 1 are computed exactly; the
+    others share half of the budget evenly (at least two samples each)
+    and the rest in proportion to their estimated standard deviations
+    (Neyman allocation).
+    Minimum 2 + 2n + 4 n (n - 2).
+``"kernel"``
+    Kernel SHAP (S. M. Lundberg and S.-I. Lee, A unified approach to
+    interpreting model predictions, NeurIPS 2017): the weighted least
+    squares fit of v(S) - v(empty) by sum_{i in S} phi_i with the Shapley
+    kernel weights, with efficiency sum_i phi_i = v(N) - v(empty) imposed
+    exactly through a Lagrange multiplier and every player kept (no
+    feature selection). Coalition sizes whose expected sample count covers
+    all their coalitions are enumerated; the others are sampled in
+    complementary pairs (S, N minus S) (I. Covert and S.-I. Lee, Improving
+    KernelSHAP, AISTATS 2021). Minimum n + 2.
+
+Standard errors are the standard deviation of the mean, sqrt(var / N)
+with the sample variance of the N independent samples (orders, pairs of
+orders, stratum samples). For ``"kernel"`` they come from the
+linearization of the constrained least squares solution in the sampled
+pairs (Covert and Lee 2021, section 4); they measure the sampling spread
+and not the O(1/budget) bias of Kernel SHAP.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+from .._validation import as_generator, check_choice, check_int
+from .exact import exact, game_shape
+from .games import MAX_EXACT_PLAYERS
+
+SAMPLING_METHODS = ("permutation", "antithetic", "stratified", "kernel")
+
+
+@dataclass(frozen=True)
+class Estimate:
+    """Estimated Shapley values.
+
+    Attributes
+    ----------
+    values : ndarray, shape (n,) or (n, m), float64
+    std_errors : ndarray, same shape as ``values``
+        Standard deviation of each estimate, 0 for exact values and NaN
+        when a single sample gives no variance estimate.
+    n_evaluations : int
+        Game evaluations spent, at most the budget.
+    method : str
+    """
+
+    values: np.ndarray
+    std_errors: np.ndarray
+    n_evaluations: int
+    method: str
+
+
+def minimum_budget(n_players: int, method: str) -> int:
+    """Return the smallest budget that ``sample`` accepts for ``method`` on n players."""
+    n = n_players
+    check_choice(method, "method", SAMPLING_METHODS)
+    if n <= 2:
+        return 2**n
+    if method in ("permutation", "antithetic"):
+        return 2 * n
+    if method == "stratified":
+        return 2 + 2 * n + 4 * n * (n - 2)
+    return n + 2
+
+
+def sample(game, budget, method: str = "antithetic", seed=None) -> Estimate:
+    """Estimate the Shapley values of a game from at most ``budget`` evaluations.
+
+    Parameters
+    ----------
+    game : Game
+        Any game of this package or an object with ``n_players``,
+        ``n_outputs`` and ``values(masks)``.
+    budget : int
+        Maximum number of coalition values v(S) to evaluate.
+    method : {"antithetic", "permutation", "stratified", "kernel"}
+        See the module documentation.
+    seed : None, int or numpy.random.Generator
+
+    Returns
+    -------
+    Estimate
+        ``values`` and ``std_errors`` of shape (n,) or (n, m).
+
+    Raises
+    ------
+    ValueError
+        If ``budget`` is below ``minimum_budget(n, method)``; the message
+        names that minimum.
+    """
+    check_choice(method, "method", SAMPLING_METHODS)
+    n, n_outputs = game_shape(game)
+    budget = check_int(budget, "budget", minimum=1)
+    rng = as_generator(seed)
+    if n <= MAX_EXACT_PLAYERS and budget >= 2**n:
+        phi = exact(game)
+        return Estimate(phi, np.zeros_like(phi), 2**n, method)
+    minimum = minimum_budget(n, method)
+    if budget < minimum:
+        raise ValueError(
+            f"budget must be at least {minimum} game evaluations for method={method!r} with "
+            f"{n} players; got {budget}. Raise the budget or choose method='antithetic' "
+            f"(minimum {minimum_budget(n, 'antithetic')})."
+        )
+    evaluate = _Evaluator(game, n_outputs)
+    if method == "permutation":
+        phi, se = _permutation(evaluate, n, budget, rng, antithetic=False)
+    elif method == "antithetic":
+        phi, se = _permutation(evaluate, n, budget, rng, antithetic=True)
+    elif method == "stratified":
+        phi, se = _stratified(evaluate, n, budget, rng)
+    else:
+        phi, se = _kernel(evaluate, n, budget, rng)
+    if n_outputs is None:
+        phi, se = phi[:, 0], se[:, 0]
+    return Estimate(phi, se, evaluate.count, method)
+
+
+class _Evaluator:
+    """Evaluate a game at masks as a (k, width) float64 array and count the evaluations."""
+
+    def __init__(self, game, n_outputs):
+        self.game = game
+        self.width = 1 if n_outputs is None else n_outputs
+        self.count = 0
+
+    def __call__(self, masks: np.ndarray) -> np.ndarray:
+        masks = np.ascontiguousarray(masks, dtype=np.int64)
+        self.count += masks.size
+        out = np.asarray(self.game.values(masks.ravel()), dtype=np.float64)
+        return out.reshape(masks.shape + (self.width,))
+
+
+def _ends(evaluate, n):
+    v = evaluate(np.array([0, (1 << n) - 1], dtype=np.int64))
+    return v[0], v[1]
+
+
+def _permutation(evaluate, n, budget, rng, antithetic):
+    v_empty, v_full = _ends(evaluate, n)
+    per_sample = 2 * (n - 1) if antithetic else n - 1
+    n_samples = (budget - 2) // per_sample
+    orders = rng.permuted(np.tile(np.arange(n, dtype=np.int64), (n_samples, 1)), axis=1)
+    if antithetic:
+        orders = np.concatenate([orders, orders[:, ::-1]])
+    prefixes = np.bitwise_or.accumulate(np.int64(1) << orders, axis=1)
+    inner = evaluate(prefixes[:, :-1])  # the last prefix is N
+    chain = np.concatenate(
+        [np.broadcast_to(v_empty, (orders.shape[0], 1, evaluate.width)), inner,
+         np.broadcast_to(v_full, (orders.shape[0], 1, evaluate.width))],
+        axis=1,
+    )
+    contributions = np.diff(chain, axis=1)
+    per_order = np.empty_like(contributions)
+    rows = np.arange(orders.shape[0])[:, None]
+    per_order[rows, orders] = contributions  # per_order[k, i] is i's contribution in order k
+    if antithetic:
+        per_order = 0.5 * (per_order[:n_samples] + per_order[n_samples:])
+    return _mean_and_error(per_order)
+
+
+def _mean_and_error(samples):
+    count = samples.shape[0]
+    mean = samples.mean(axis=0)
+    if count < 2:
+        return mean, np.full_like(mean, np.nan)
+    return mean, samples.std(axis=0, ddof=1) / math.sqrt(count)
+
+
+def _random_subsets(rng, players, sizes, n):
+    """Return masks of uniform random subsets of the given sizes from N minus {player}."""
+    keys = rng.random((players.shape[0], n))
+    keys[np.arange(players.shape[0]), players] = 2.0  # the excluded player sorts last
+    ranks = np.argsort(np.argsort(keys, axis=1), axis=1)
+    members = ranks < sizes[:, None]
+    return members.astype(np.int64) @ (np.int64(1) << np.arange(n, dtype=np.int64))
+
+
+def _stratified(evaluate, n, budget, rng):
+    v_empty, v_full = _ends(evaluate, n)
+    players = np.arange(n, dtype=np.int64)
+    full = (1 << n) - 1
+    singles = evaluate(np.int64(1) << players)
+    all_but = evaluate(full ^ (np.int64(1) << players))
+    exact_part = (singles - v_empty) + (v_full - all_but)  # strata s = 0 and s = n - 1
+
+    # Random strata (i, s) for s = 1, ..., n - 2, in the order i * (n - 2) + (s - 1).
+    n_strata = n * (n - 2)
+    stratum_player = np.repeat(players, n - 2)
+    stratum_size = np.tile(np.arange(1, n - 1, dtype=np.int64), n)
+    pairs_left = (budget - 2 - 2 * n) // 2
+
+    def draw(counts):
+        which = np.repeat(np.arange(n_strata), counts)
+        S = _random_subsets(rng, stratum_player[which], stratum_size[which], n)
+        values = evaluate(np.stack([S, S | (np.int64(1) << stratum_player[which])], axis=1))
+        return which, values[:, 1] - values[:, 0]
+
+    # A pilot of half the pairs, at least 2 per stratum, spread evenly:
+    # Neyman allocation from 2-sample variances starved strata whose pilot
+    # happened to agree and then understated their variance.
+    pilot = np.full(n_strata, max(2, pairs_left // (2 * n_strata)), dtype=np.int64)
+    which, diffs = draw(pilot)
+    pairs_left -= int(pilot.sum())
+    sums = np.zeros((n_strata, evaluate.width))
+    squares = np.zeros((n_strata, evaluate.width))
+    np.add.at(sums, which, diffs)
+    np.add.at(squares, which, diffs**2)
+    counts = pilot.copy()
+
+    if pairs_left > 0:
+        spread = np.sqrt(np.maximum(squares - sums**2 / pilot[:, None], 0.0).mean(axis=1))
+        share = spread / spread.sum() if spread.sum() > 0 else np.full(n_strata, 1.0 / n_strata)
+        extra = np.floor(pairs_left * share).astype(np.int64)
+        leftover = pairs_left - int(extra.sum())
+        extra[np.argsort(-share, kind="stable")[:leftover]] += 1
+        which, diffs = draw(extra)
+        np.add.at(sums, which, diffs)
+        np.add.at(squares, which, diffs**2)
+        counts += extra
+
+    means = sums / counts[:, None]
+    variances = np.maximum(squares - counts[:, None] * means**2, 0.0) / (counts[:, None] - 1)
+    phi = (exact_part + means.reshape(n, n - 2, -1).sum(axis=1)) / n
+    var = (variances / counts[:, None]).reshape(n, n - 2, -1).sum(axis=1) / n**2
+    return phi, np.sqrt(var)
+
+
+def _kernel(evaluate, n, budget, rng):
+    v_empty, v_full = _ends(evaluate, n)
+    full = (1 << n) - 1
+    sizes = np.arange(1, n)
+    mass = (n - 1) / (sizes * (n - sizes))
+    mass = mass / mass.sum()  # p_s, the kernel's total weight on coalitions of size s
+
+    # Enumerate size pairs (k, n - k) while sampling would be expected to
+    # draw at least as many coalitions as they hold (the border rule).
+    left = budget - 2
+    enumerated = []
+    open_sizes = set(range(1, n))
+    for k in range(1, n // 2 + 1):
+        pair = {k, n - k}
+        count = sum(math.comb(n, s) for s in pair)
+        remaining = sum(mass[s - 1] for s in open_sizes)
+        expected = left * sum(mass[s - 1] for s in pair) / remaining
+        if count > left or expected < count:
+            break
+        enumerated.extend(sorted(pair))
+        open_sizes -= pair
+        left -= count
+
+    rows, weights = [], []
+    for s in enumerated:
+        masks = _masks_of_size(n, s)
+        rows.append(masks)
+        weights.append(np.full(masks.shape[0], mass[s - 1] / math.comb(n, s)))
+    Z_enum = _members(np.concatenate(rows), n) if rows else np.zeros((0, n))
+    w_enum = np.concatenate(weights) if weights else np.zeros(0)
+    v_enum = evaluate(np.concatenate(rows)) - v_empty if rows else np.zeros((0, evaluate.width))
+
+    n_pairs = left // 2
+    open_list = np.array(sorted(open_sizes), dtype=np.int64)
+    remaining_mass = float(mass[open_list - 1].sum()) if open_list.size else 0.0
+    if n_pairs > 0 and open_list.size:
+        p = mass[open_list - 1] / remaining_mass
+        drawn = rng.choice(open_list, size=n_pairs, p=p)
+        S = _uniform_subsets(rng, drawn, n)
+        pair_masks = np.stack([S, full ^ S], axis=1)
+        unique, inverse = np.unique(pair_masks, return_inverse=True)
+        v_pairs = (evaluate(unique)[inverse.reshape(pair_masks.shape)]) - v_empty  # (pairs, 2, width)
+        Z_pairs = _members(pair_masks, n)  # (pairs, 2, n)
+    else:
+        n_pairs = 0
+        v_pairs = np.zeros((0, 2, evaluate.width))
+        Z_pairs = np.zeros((0, 2, n))
+
+    # A = sum omega z z^T and b = sum omega z v0, with omega = R / (2 pairs) per sampled coalition.
+    omega = remaining_mass / (2 * n_pairs) if n_pairs else 0.0
+    Zs = Z_pairs.reshape(-1, n)
+    A = (Z_enum * w_enum[:, None]).T @ Z_enum + omega * (Zs.T @ Zs)
+    b = (Z_enum * w_enum[:, None]).T @ v_enum + omega * (Zs.T @ v_pairs.reshape(-1, evaluate.width))
+    KKT = np.zeros((n + 1, n + 1))
+    KKT[:n, :n] = A
+    KKT[:n, n] = 1.0
+    KKT[n, :n] = 1.0
+    if np.linalg.cond(KKT) > 1e12:
+        raise ValueError(
+            f"budget of {budget} evaluations left the Kernel SHAP system singular for {n} "
+            f"players, because the sampled coalitions do not determine every phi_i. Raise the "
+            f"budget or use another seed."
+        )
+    inverse_kkt = np.linalg.inv(KKT)
+    rhs = np.vstack([b, (v_full - v_empty)[None, :]])
+    phi = (inverse_kkt @ rhs)[:n]
+
+    if n_pairs == 0:
+        return phi, np.zeros_like(phi)
+    if n_pairs == 1:
+        return phi, np.full_like(phi, np.nan)
+    # Influence of pair u: psi_u = (R / 2) M (z (v0(S) - z.phi) + z' (v0(S') - z'.phi)).
+    residual = v_pairs - np.einsum("pkn,nw->pkw", Z_pairs, phi)
+    r = np.einsum("pkn,pkw->pnw", Z_pairs, residual)
+    M = inverse_kkt[:n, :n]
+    psi = 0.5 * remaining_mass * np.einsum("ij,pjw->piw", M, r)
+    return phi, psi.std(axis=0, ddof=1) / math.sqrt(n_pairs)
+
+
+def _members(masks, n):
+    return ((masks[..., None] >> np.arange(n, dtype=np.int64)) & 1).astype(np.float64)
+
+
+def _masks_of_size(n, s):
+    from itertools import combinations
+
+    masks = [sum(1 << i for i in c) for c in combinations(range(n), s)]
+    return np.array(masks, dtype=np.int64)
+
+
+def _uniform_subsets(rng, sizes, n):
+    keys = rng.random((sizes.shape[0], n))
+    ranks = np.argsort(np.argsort(keys, axis=1), axis=1)
+    return (ranks < sizes[:, None]).astype(np.int64) @ (np.int64(1) << np.arange(n, dtype=np.int64))
+
+
+__all__ = ["Estimate", "SAMPLING_METHODS", "minimum_budget", "sample"]
