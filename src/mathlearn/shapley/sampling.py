@@ -37,7 +37,8 @@ Methods
     feature selection). Coalition sizes whose expected sample count covers
     all their coalitions are enumerated; the others are sampled in
     complementary pairs (S, N minus S) (I. Covert and S.-I. Lee, Improving
-    KernelSHAP, AISTATS 2021). Minimum n + 2.
+    KernelSHAP, AISTATS 2021). Sizes 1 and n - 1 are always enumerated,
+    so the minimum is 2n + 2.
 
 Standard errors are the standard deviation of the mean, sqrt(var / N)
 with the sample variance of the N independent samples (orders, pairs of
@@ -92,7 +93,7 @@ def minimum_budget(n_players: int, method: str) -> int:
         return 2 * n
     if method == "stratified":
         return 2 + 2 * n + 4 * n * (n - 2)
-    return n + 2
+    return 2 * n + 2
 
 
 def sample(game, budget, method: str = "antithetic", seed=None) -> Estimate:
@@ -275,7 +276,9 @@ def _kernel(evaluate, n, budget, rng):
         count = sum(math.comb(n, s) for s in pair)
         remaining = sum(mass[s - 1] for s in open_sizes)
         expected = left * sum(mass[s - 1] for s in pair) / remaining
-        if count > left or expected < count:
+        # Sizes 1 and n - 1 are always enumerated (the minimum budget covers
+        # them), so the system is nonsingular whatever the draw.
+        if k > 1 and (count > left or expected < count):
             break
         enumerated.extend(sorted(pair))
         open_sizes -= pair
