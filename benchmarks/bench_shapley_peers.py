@@ -12,9 +12,10 @@ Versions measured: shap 0.51.0, shapiq 1.4.1.
 The model is ``mathlearn.MLP([n, 32, 1], seed=0)`` when that class is
 available and otherwise a numpy network of the same shape (tanh, 32
 hidden units). shap gets the model and an ``Independent`` masker over
-the same K background rows; shapiq gets the interventional game of the
-same model as a function of a bool coalition matrix (shapiq evaluates
-games, not models), so its time includes the same model calls as ours.
+the same K background rows. shapiq evaluates games, not models, so it
+gets the interventional game of the same model (a ``ModelGame``) as a
+function of a bool coalition matrix, and its time includes the same
+model calls as ours.
 
 Groups
 ------

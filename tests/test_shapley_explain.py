@@ -25,7 +25,7 @@ class Linear:
 def linear_atol(x, background, w):
     # Each v_x(S) is a mean of K dot products of length n, within
     # (n + 2) u sum_j |w_j| max|z_j| of the exact value; phi sums differences
-    # of them with weights summing to 1 per player, and the table holds 2**n terms.
+    # of them with weights summing to 1 per player, over a table of 2**n terms.
     n = x.shape[-1]
     size = float(np.abs(w).sum() * max(np.abs(x).max(), np.abs(background).max()) + 1)
     return 4 * (n + 2) * 2**n * U * size
@@ -81,7 +81,7 @@ def test_nan_feature_equal_in_background_is_null():
     background[:, 2] = np.nan
     X = rng.normal(size=(2, n))
     X[0, 2] = np.nan  # equals every background value: a null player, exactly 0
-    X[1, 2] = 1.0  # differs from NaN: the model sees the change
+    X[1, 2] = 1.0  # differs from NaN, so the model output changes with it
 
     def f(Z):
         return np.where(np.isnan(Z[:, 2]), -1.0, Z[:, 2]) + Z[:, 0]
@@ -105,7 +105,8 @@ def test_features_equal_everywhere_are_left_out():
         return Z.sum(axis=1) ** 2
 
     result = shapley.explain(f, x[None, :], background)
-    assert result.values[0, 1] == 0.0 and result.values[0, 4] == 0.0
+    assert result.values[0, 1] == 0.0
+    assert result.values[0, 4] == 0.0
     assert result.n_evaluations == 2 ** (n - 2)
     full = shapley.exact(shapley.ModelGame(f, x, background))
     np.testing.assert_allclose(result.values[0], full, rtol=0, atol=1e-10)

@@ -10,7 +10,7 @@ import pytest
 import mathlearn._validation as validation
 from mathlearn import shapley
 
-# shapley.exact is the function; the module holds GRAY_CHUNK.
+# shapley.exact is the function. The module of that name defines GRAY_CHUNK.
 exact_module = importlib.import_module("mathlearn.shapley.exact")
 
 U = np.finfo(np.float64).eps / 2

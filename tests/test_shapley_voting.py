@@ -9,7 +9,8 @@ import numpy as np
 import pytest
 
 from mathlearn import shapley
-from mathlearn.reference.shapley import shapley_by_permutations
+from mathlearn.shapley import voting
+from mathlearn.reference.shapley import banzhaf_by_subsets, shapley_by_permutations
 
 U = np.finfo(np.float64).eps / 2
 
@@ -33,6 +34,8 @@ def test_reference_permutations_agree_with_fractions():
     table = game.table()
     expected = shapley_by_permutations(lambda S: Fraction(int(table[sum(1 << i for i in S)])), 6)
     assert shapley.shapley_shubik(game, fractions=True) == expected
+    by_subsets = banzhaf_by_subsets(lambda S: int(table[sum(1 << i for i in S)]), 6)
+    assert shapley.banzhaf(game, fractions=True) == by_subsets
 
 
 def test_security_council_published_values():
@@ -130,3 +133,18 @@ def test_voting_game_bad_input():
     big = shapley.WeightedVotingGame(40, [1] * 70)
     with pytest.raises(ValueError, match="n_players must be <= 62"):
         big.values([0])
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_python_integer_counts_match_int64(seed):
+    # The Python-integer paths serve n > 62; on small games they must give
+    # the same swing counts as the int64 kernels.
+    rng = np.random.default_rng(seed)
+    weights = rng.integers(0, 7, size=11)
+    weights[0] = 3
+    quota = int(weights.sum() // 2 + 1)
+    game = shapley.WeightedVotingGame(quota, weights)
+    swings = voting._shapley_shubik_python(game.weights, quota)
+    assert swings == voting._shapley_shubik_int64(game.weights, quota).tolist()
+    banzhaf_swings = [b * 2**10 for b in shapley.banzhaf(game, fractions=True)]
+    assert voting._banzhaf_python(game.weights, quota) == banzhaf_swings

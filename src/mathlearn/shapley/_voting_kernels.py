@@ -87,8 +87,8 @@ def size_weight_distribution(weights, total_weight):
     """Return A[s, w] = C[s, w] / C(n, s) over all weights w in [0, total_weight], float64.
 
     Adding a player to a set of m players mixes two distributions with
-    weights (m + 1 - s) / (m + 1) and s / (m + 1), so every entry is a
-    convex combination and the table neither overflows nor cancels.
+    weights (m + 1 - s) / (m + 1) and s / (m + 1). Every entry is thus a
+    convex combination, so the table neither overflows nor cancels.
     """
     n = weights.shape[0]
     A = np.zeros((n + 1, total_weight + 1))

@@ -49,9 +49,9 @@ def exact(game, method: str = "subset") -> np.ndarray:
         Econometrica 57(3), 1989) on one thread and needs a second table
         of 2**n float64 values. ``"gray"`` evaluates the coalitions in
         Gray-code order, in chunks of 65536, and adds each v(S) to the sums
-        of the subset formula at once, so a ``ModelGame`` or
-        ``CallableGame`` is never held as a full table: memory is
-        O(n m + chunk) instead of O(2**n m). All three give the same
+        of the subset formula at once. A ``ModelGame`` or ``CallableGame``
+        is then never stored as a full table, so memory is O(n m + chunk)
+        instead of O(2**n m). All three give the same
         values up to rounding.
 
     Returns

@@ -26,7 +26,7 @@ class Explanation:
     Attributes
     ----------
     values : ndarray, shape (N, n) or (N, n, k), float64
-        ``values[r]`` holds the attributions of row r; for a model with k
+        ``values[r]`` contains the attributions of row r, and for a model with k
         outputs, ``values[r, :, j]`` explains output j.
     std_errors : ndarray, same shape as ``values``
         0 for exact values.

@@ -1,12 +1,12 @@
-"""Cooperative games given by a table or by a model at a point.
+"""Cooperative games given by a table, a function, a model at a point or weights.
 
 A cooperative game on the players N = {0, ..., n-1} is a map v from the
 coalitions S of N to R (scalar game) or R^m (vector game); v(empty) may
 be non-zero. A coalition S is encoded as the integer mask with bit i set
 when player i is in S, so the grand coalition N is ``2**n - 1``.
 
-Every game here offers the same interface, which ``exact`` and the axiom
-checks use:
+Every game here offers the same interface, which ``exact``, ``sample``
+and the axiom checks use:
 
 ``n_players``
     The number n of players.
@@ -50,11 +50,10 @@ def check_table_size(n_players: int, n_outputs: int | None, n_tables: int, what:
     """
     width = 1 if n_outputs is None else n_outputs
     n_bytes = n_tables * (2**n_players) * width * 8
-    # NOTE: mathlearn has no sampling estimator yet. The hint names the
-    # method that scales, not a function of this package.
     hint = (
         "Exact Shapley values need all 2**n coalition values; for this many players, "
-        "estimate them by sampling permutations of the players instead."
+        f"estimate them by sampling with shapley.sample(game, budget). For n <= {MAX_EXACT_PLAYERS}, "
+        "exact(game, method='gray') streams the coalitions without storing a table."
     )
     if n_players > MAX_EXACT_PLAYERS:
         raise ValueError(
@@ -222,7 +221,7 @@ class ModelGame(Game):
     Feature j of background row k equals x_j when ``x[j] == b_k[j]`` or
     both are NaN (``equal_to_x``). A feature equal to x_j in every
     background row is a null player of v_x, because no hybrid row changes
-    with it; ``explain`` gives it exactly 0 without evaluating f for it.
+    with it. ``explain`` gives it exactly 0 without evaluating f for it.
 
     The constructor calls f once on the first min(K, batch_size)
     background rows (hybrid rows of the empty coalition) to learn and
@@ -424,10 +423,9 @@ class CallableGame(Game):
     Parameters
     ----------
     v : callable
-        Maps a bool array of shape (k, n), row r being the membership
-        vector of coalition r (entry i True when player i is in it), to an
-        array of shape (k,) for a scalar game or (k, m) for a game with m
-        outputs. Outputs of any float or integer dtype are converted to
+        Maps a bool array of shape (k, n) to an array of shape (k,) for a
+        scalar game or (k, m) for a game with m outputs. Row r of the input
+        is coalition r: entry i is True when player i is in it. Outputs of any float or integer dtype are converted to
         float64 and must be finite.
     n_players : int
         The number n of players, 1 <= n <= 62.

@@ -44,8 +44,8 @@ Standard errors are the standard deviation of the mean, sqrt(var / N)
 with the sample variance of the N independent samples (orders, pairs of
 orders, stratum samples). For ``"kernel"`` they come from the
 linearization of the constrained least squares solution in the sampled
-pairs (Covert and Lee 2021, section 4); they measure the sampling spread
-and not the O(1/budget) bias of Kernel SHAP.
+pairs (Covert and Lee 2021, section 4). They measure the sampling spread,
+not the O(1/budget) bias of Kernel SHAP.
 """
 
 from __future__ import annotations
@@ -224,21 +224,21 @@ def _stratified(evaluate, n, budget, rng):
     pairs_left = (budget - 2 - 2 * n) // 2
 
     def draw(counts):
-        which = np.repeat(np.arange(n_strata), counts)
-        S = _random_subsets(rng, stratum_player[which], stratum_size[which], n)
-        values = evaluate(np.stack([S, S | (np.int64(1) << stratum_player[which])], axis=1))
-        return which, values[:, 1] - values[:, 0]
+        stratum = np.repeat(np.arange(n_strata), counts)
+        S = _random_subsets(rng, stratum_player[stratum], stratum_size[stratum], n)
+        values = evaluate(np.stack([S, S | (np.int64(1) << stratum_player[stratum])], axis=1))
+        return stratum, values[:, 1] - values[:, 0]
 
     # A pilot of half the pairs, at least 2 per stratum, spread evenly:
     # Neyman allocation from 2-sample variances starved strata whose pilot
     # happened to agree and then understated their variance.
     pilot = np.full(n_strata, max(2, pairs_left // (2 * n_strata)), dtype=np.int64)
-    which, diffs = draw(pilot)
+    stratum, diffs = draw(pilot)
     pairs_left -= int(pilot.sum())
     sums = np.zeros((n_strata, evaluate.width))
     squares = np.zeros((n_strata, evaluate.width))
-    np.add.at(sums, which, diffs)
-    np.add.at(squares, which, diffs**2)
+    np.add.at(sums, stratum, diffs)
+    np.add.at(squares, stratum, diffs**2)
     counts = pilot.copy()
 
     if pairs_left > 0:
@@ -247,9 +247,9 @@ def _stratified(evaluate, n, budget, rng):
         extra = np.floor(pairs_left * share).astype(np.int64)
         leftover = pairs_left - int(extra.sum())
         extra[np.argsort(-share, kind="stable")[:leftover]] += 1
-        which, diffs = draw(extra)
-        np.add.at(sums, which, diffs)
-        np.add.at(squares, which, diffs**2)
+        stratum, diffs = draw(extra)
+        np.add.at(sums, stratum, diffs)
+        np.add.at(squares, stratum, diffs**2)
         counts += extra
 
     means = sums / counts[:, None]
