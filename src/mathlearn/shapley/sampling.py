@@ -37,14 +37,20 @@ Methods
     feature selection). Coalition sizes whose expected sample count covers
     all their coalitions are enumerated; the others are sampled in
     complementary pairs (S, N minus S) (I. Covert and S.-I. Lee, Improving
-    KernelSHAP, AISTATS 2021). Sizes 1 and n - 1 are always enumerated,
-    so the minimum is 2n + 2.
+    KernelSHAP, AISTATS 2021), with the number of pairs of each size class
+    {k, n - k} fixed in proportion to its kernel weight. Sizes 1 and n - 1
+    are always enumerated, so the minimum is 2n + 2.
+
+Every method evaluates each distinct coalition once. Permutation and
+antithetic sampling keep drawing orders while repeated prefixes leave
+budget, up to 50 orders per unit of budget. The orders stay independent,
+because whether one is kept depends on its coalitions, not on v.
 
 Standard errors are the standard deviation of the mean, sqrt(var / N)
 with the sample variance of the N independent samples (orders, pairs of
 orders, stratum samples). For ``"kernel"`` they come from the
 linearization of the constrained least squares solution in the sampled
-pairs (Covert and Lee 2021, section 4). They measure the sampling spread,
+pairs, within each size class. They measure the sampling spread,
 not the O(1/budget) bias of Kernel SHAP.
 """
 
@@ -150,18 +156,32 @@ def sample(game, budget, method: str = "antithetic", seed=None) -> Estimate:
 
 
 class _Evaluator:
-    """Evaluate a game at masks as a (k, width) float64 array and count the evaluations."""
+    """Evaluate a game at masks as a float64 array, each distinct coalition once.
+
+    ``count`` is the number of distinct coalitions evaluated so far, the
+    quantity that the budget limits. Values are cached, so a coalition
+    drawn again costs nothing.
+    """
 
     def __init__(self, game, n_outputs):
         self.game = game
         self.width = 1 if n_outputs is None else n_outputs
-        self.count = 0
+        self.cache: dict[int, np.ndarray] = {}
+
+    @property
+    def count(self) -> int:
+        return len(self.cache)
 
     def __call__(self, masks: np.ndarray) -> np.ndarray:
+        """Return v at ``masks`` (any shape) as an array of shape ``masks.shape + (width,)``."""
         masks = np.ascontiguousarray(masks, dtype=np.int64)
-        self.count += masks.size
-        out = np.asarray(self.game.values(masks.ravel()), dtype=np.float64)
-        return out.reshape(masks.shape + (self.width,))
+        unique, inverse = np.unique(masks.ravel(), return_inverse=True)
+        new = np.array([m for m in unique.tolist() if m not in self.cache], dtype=np.int64)
+        if new.size:
+            out = np.asarray(self.game.values(new), dtype=np.float64).reshape(new.size, self.width)
+            self.cache.update(zip(new.tolist(), out))
+        table = np.array([self.cache[m] for m in unique.tolist()]).reshape(unique.size, self.width)
+        return table[inverse].reshape(masks.shape + (self.width,))
 
 
 def _ends(evaluate, n):
@@ -169,11 +189,57 @@ def _ends(evaluate, n):
     return v[0], v[1]
 
 
+# Stop drawing once this many samples in a row brought no new coalition:
+# the coalitions that the method can draw are then nearly all cached.
+MAX_FREE_DRAWS = 10_000
+
+
+def _accept_within_budget(seen, rows, budget_left):
+    """Return how many leading rows of masks fit in ``budget_left`` new coalitions, and the cost.
+
+    Row k is accepted when its masks that are not yet in ``seen`` still fit;
+    ``seen`` is updated in place.
+    """
+    accepted = 0
+    free_streak = 0
+    for row in rows:
+        fresh = {m for m in row.tolist() if m not in seen}
+        if len(fresh) > budget_left:
+            break
+        seen.update(fresh)
+        budget_left -= len(fresh)
+        accepted += 1
+        free_streak = 0 if fresh else free_streak + 1
+        if free_streak >= MAX_FREE_DRAWS:
+            break
+    return accepted, budget_left
+
+
 def _permutation(evaluate, n, budget, rng, antithetic):
     v_empty, v_full = _ends(evaluate, n)
+    seen = {0, (1 << n) - 1}
+    budget_left = budget - 2
     per_sample = 2 * (n - 1) if antithetic else n - 1
-    n_samples = (budget - 2) // per_sample
-    orders = rng.permuted(np.tile(np.arange(n, dtype=np.int64), (n_samples, 1)), axis=1)
+    kept = []
+    n_drawn = 0
+    # Draw orders in chunks until the budget of distinct coalitions is spent;
+    # repeated prefixes (small and large coalitions recur) cost nothing.
+    while budget_left >= 1 and n_drawn < 50 * budget:
+        chunk = max(16, budget_left // per_sample + 1)
+        orders = rng.permuted(np.tile(np.arange(n, dtype=np.int64), (chunk, 1)), axis=1)
+        n_drawn += chunk
+        prefixes = np.bitwise_or.accumulate(np.int64(1) << orders, axis=1)[:, :-1]
+        if antithetic:
+            reverse = np.bitwise_or.accumulate(np.int64(1) << orders[:, ::-1], axis=1)[:, :-1]
+            rows = np.concatenate([prefixes, reverse], axis=1)
+        else:
+            rows = prefixes
+        accepted, budget_left = _accept_within_budget(seen, rows, budget_left)
+        kept.append(orders[:accepted])
+        if accepted < chunk:
+            break
+    orders = np.concatenate(kept)
+    n_samples = orders.shape[0]
     if antithetic:
         orders = np.concatenate([orders, orders[:, ::-1]])
     prefixes = np.bitwise_or.accumulate(np.int64(1) << orders, axis=1)
@@ -186,7 +252,7 @@ def _permutation(evaluate, n, budget, rng, antithetic):
     contributions = np.diff(chain, axis=1)
     per_order = np.empty_like(contributions)
     rows = np.arange(orders.shape[0])[:, None]
-    per_order[rows, orders] = contributions  # per_order[k, i] is i's contribution in order k
+    per_order[rows, orders] = contributions  # per_order[k, i] is the contribution of i in order k
     if antithetic:
         per_order = 0.5 * (per_order[:n_samples] + per_order[n_samples:])
     return _mean_and_error(per_order)
@@ -293,27 +359,33 @@ def _kernel(evaluate, n, budget, rng):
     w_enum = np.concatenate(weights) if weights else np.zeros(0)
     v_enum = evaluate(np.concatenate(rows)) - v_empty if rows else np.zeros((0, evaluate.width))
 
-    n_pairs = left // 2
-    open_list = np.array(sorted(open_sizes), dtype=np.int64)
-    remaining_mass = float(mass[open_list - 1].sum()) if open_list.size else 0.0
-    if n_pairs > 0 and open_list.size:
-        p = mass[open_list - 1] / remaining_mass
-        drawn = rng.choice(open_list, size=n_pairs, p=p)
-        S = _uniform_subsets(rng, drawn, n)
-        pair_masks = np.stack([S, full ^ S], axis=1)
-        unique, inverse = np.unique(pair_masks, return_inverse=True)
-        v_pairs = (evaluate(unique)[inverse.reshape(pair_masks.shape)]) - v_empty  # (pairs, 2, width)
+    # The sizes left are sampled in complementary pairs (S, N minus S),
+    # stratified by the class {k, n - k} of |S|: class k gets a number of
+    # pairs c_k proportional to its kernel mass, which removes the spread
+    # of random per-size counts. Each coalition of class k then carries the
+    # weight omega_k = (mass of the class) / (2 c_k).
+    classes = sorted({min(s, n - s) for s in open_sizes})
+    class_mass = np.array([sum(mass[s - 1] for s in {k, n - k}) for k in classes])
+    n_pairs = left // 2 if classes else 0
+    counts = _largest_remainder(n_pairs, class_mass) if n_pairs else np.zeros(len(classes), dtype=np.int64)
+    sizes = np.repeat(np.array(classes, dtype=np.int64), counts)
+    S = _uniform_subsets(rng, sizes, n)
+    pair_masks = np.stack([S, full ^ S], axis=1)
+    pair_class = np.repeat(np.arange(len(classes)), counts)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        omega_class = np.where(counts > 0, class_mass / (2 * counts), 0.0)
+    omega = omega_class[pair_class]  # per pair, for each of its two coalitions
+    if n_pairs:
+        v_pairs = evaluate(pair_masks) - v_empty  # (pairs, 2, width)
         Z_pairs = _members(pair_masks, n)  # (pairs, 2, n)
     else:
-        n_pairs = 0
         v_pairs = np.zeros((0, 2, evaluate.width))
         Z_pairs = np.zeros((0, 2, n))
 
-    # A = sum omega z z^T and b = sum omega z v0, with omega = R / (2 pairs) per sampled coalition.
-    omega = remaining_mass / (2 * n_pairs) if n_pairs else 0.0
-    Zs = Z_pairs.reshape(-1, n)
-    A = (Z_enum * w_enum[:, None]).T @ Z_enum + omega * (Zs.T @ Zs)
-    b = (Z_enum * w_enum[:, None]).T @ v_enum + omega * (Zs.T @ v_pairs.reshape(-1, evaluate.width))
+    # A = sum omega z z^T and b = sum omega z v0 over enumerated and sampled coalitions.
+    Zw = Z_pairs * omega[:, None, None]
+    A = (Z_enum * w_enum[:, None]).T @ Z_enum + np.einsum("pkn,pkj->nj", Zw, Z_pairs)
+    b = (Z_enum * w_enum[:, None]).T @ v_enum + np.einsum("pkn,pkw->nw", Zw, v_pairs)
     KKT = np.zeros((n + 1, n + 1))
     KKT[:n, :n] = A
     KKT[:n, n] = 1.0
@@ -332,12 +404,30 @@ def _kernel(evaluate, n, budget, rng):
         return phi, np.zeros_like(phi)
     if n_pairs == 1:
         return phi, np.full_like(phi, np.nan)
-    # Influence of pair u: psi_u = (R / 2) M (z (v0(S) - z.phi) + z' (v0(S') - z'.phi)).
+    # Pair u changes phi by omega_u g_u to first order, with
+    # g_u = M (z (v0(S) - z.phi) + z' (v0(S') - z'.phi)) and M the top-left
+    # block of the inverse KKT matrix. Within class k the c_k pairs are
+    # independent, so Var(phi) = sum_k c_k omega_k**2 Var_k(g).
     residual = v_pairs - np.einsum("pkn,nw->pkw", Z_pairs, phi)
     r = np.einsum("pkn,pkw->pnw", Z_pairs, residual)
-    M = inverse_kkt[:n, :n]
-    psi = 0.5 * remaining_mass * np.einsum("ij,pjw->piw", M, r)
-    return phi, psi.std(axis=0, ddof=1) / math.sqrt(n_pairs)
+    g = np.einsum("ij,pjw->piw", inverse_kkt[:n, :n], r)
+    pooled = g.var(axis=0, ddof=1)
+    variance = np.zeros_like(phi)
+    for k, count in enumerate(counts):
+        if count == 0:
+            continue
+        within = g[pair_class == k].var(axis=0, ddof=1) if count >= 2 else pooled
+        variance += count * omega_class[k] ** 2 * within
+    return phi, np.sqrt(variance)
+
+
+def _largest_remainder(total, shares):
+    """Split the integer ``total`` in proportion to ``shares`` by the largest-remainder rule."""
+    exact = total * shares / shares.sum()
+    counts = np.floor(exact).astype(np.int64)
+    order = np.argsort(-(exact - counts), kind="stable")
+    counts[order[: total - int(counts.sum())]] += 1
+    return counts
 
 
 def _members(masks, n):
