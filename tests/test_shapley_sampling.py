@@ -185,3 +185,19 @@ def test_sample_bad_arguments():
         shapley.sample(game, 10.5)
     with pytest.raises(ValueError, match="budget must be >= 1"):
         shapley.sample(game, 0)
+
+
+@pytest.mark.parametrize("method", ["permutation", "antithetic", "kernel"])
+def test_additivity_with_common_draws(method):
+    # With one seed the draws depend on the coalitions only, not on v, so
+    # these estimators are linear in v: estimate(v + w) = estimate(v) + estimate(w)
+    # up to the rounding of sums of about n * budget terms.
+    n = 11
+    rng = np.random.default_rng(9)
+    v = shapley.TableGame(rng.normal(size=2**n))
+    w = shapley.TableGame(rng.normal(size=2**n))
+
+    def estimate(game):
+        return shapley.sample(game, 800, method=method, seed=4).values
+
+    shapley.check_additivity(v, w, atol=1e-10, value=estimate)

@@ -220,7 +220,8 @@ def _permutation(evaluate, n, budget, rng, antithetic):
     seen = {0, (1 << n) - 1}
     budget_left = budget - 2
     per_sample = 2 * (n - 1) if antithetic else n - 1
-    kept = []
+
+    accepted_orders = []
     n_drawn = 0
     # Draw orders in chunks until the budget of distinct coalitions is spent;
     # repeated prefixes (small and large coalitions recur) cost nothing.
@@ -235,13 +236,15 @@ def _permutation(evaluate, n, budget, rng, antithetic):
         else:
             rows = prefixes
         accepted, budget_left = _accept_within_budget(seen, rows, budget_left)
-        kept.append(orders[:accepted])
+        accepted_orders.append(orders[:accepted])
         if accepted < chunk:
             break
-    orders = np.concatenate(kept)
+
+    orders = np.concatenate(accepted_orders)
     n_samples = orders.shape[0]
     if antithetic:
         orders = np.concatenate([orders, orders[:, ::-1]])
+
     prefixes = np.bitwise_or.accumulate(np.int64(1) << orders, axis=1)
     inner = evaluate(prefixes[:, :-1])  # the last prefix is N
     chain = np.concatenate(
@@ -249,6 +252,7 @@ def _permutation(evaluate, n, budget, rng, antithetic):
          np.broadcast_to(v_full, (orders.shape[0], 1, evaluate.width))],
         axis=1,
     )
+
     contributions = np.diff(chain, axis=1)
     per_order = np.empty_like(contributions)
     rows = np.arange(orders.shape[0])[:, None]
