@@ -14,7 +14,7 @@ Player i swings in a coalition S without i when w(S) < q <= w(S) + w_i.
 Swings are counted by the generating-function recursion for subset sums
 restricted to weights below q (S. Matsui and T. Matsui, A survey of
 algorithms for calculating power indices of weighted majority games,
-J. Oper. Res. Soc. Japan 43(1), 2000, section 3): O(n q) integer
+J. Oper. Res. Soc. Japan 43(1), 2000, section 5): O(n q) integer
 operations for Banzhaf and O(n**2 q) for Shapley-Shubik, after which each
 player is removed from the counts in O(q) or O(n q).
 
