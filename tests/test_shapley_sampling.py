@@ -201,3 +201,27 @@ def test_additivity_with_common_draws(method):
         return shapley.sample(game, 800, method=method, seed=4).values
 
     shapley.check_additivity(v, w, atol=1e-10, value=estimate)
+
+
+def test_stratified_enumerates_end_strata():
+    # n = 8, budget 250: after v(empty), v(N), the n singletons and the n
+    # complements, 232 evaluations are left. The strata of sizes 1 and 6 need
+    # the C(8, 2) + C(8, 6) = 56 coalitions of sizes 2 and 6, fewer than the
+    # 232 * 2 / 6 = 77 that equal sampling would spend on them, so all are
+    # evaluated. The next pair, sizes 2 and 5, would cost 112 > 176 * 2 / 4.
+    n = 8
+    game = CountingGame(np.random.default_rng(10).normal(size=2**n))
+    asked = []
+    inner_values = game.values
+
+    def recording_values(masks):
+        asked.extend(int(m) for m in masks)
+        return inner_values(masks)
+
+    game.values = recording_values
+    shapley.sample(game, 250, method="stratified", seed=0)
+    sizes = np.array([bin(m).count("1") for m in set(asked)])
+    assert np.sum(sizes == 2) == 28
+    assert np.sum(sizes == 6) == 28
+    assert np.sum(sizes == 3) < 56
+    assert len(set(asked)) <= 250

@@ -23,7 +23,9 @@ Methods
     phi_i = (1/n) sum_s E[v(S u {i}) - v(S)] over S of size s drawn
     uniformly from N minus {i} (J. Maleki et al., Bounding the estimation
     error of sampling-based Shapley value approximation, arXiv:1306.4265,
-    2013). The strata s = 0 and s = n - 1 are computed exactly; the
+    2013). The strata s = 0 and s = n - 1 are computed exactly, and so are
+    the pairs {k, n - 1 - k} from the ends inward while enumerating them
+    costs no more than sampling would spend on them. The
     others share half of the budget evenly (at least two samples each)
     and the rest in proportion to their estimated standard deviations
     (Neyman allocation).
@@ -285,13 +287,37 @@ def _stratified(evaluate, n, budget, rng):
     full = (1 << n) - 1
     singles = evaluate(np.int64(1) << players)
     all_but = evaluate(full ^ (np.int64(1) << players))
-    exact_part = (singles - v_empty) + (v_full - all_but)  # strata s = 0 and s = n - 1
+    exact_sum = (singles - v_empty) + (v_full - all_but)  # strata s = 0 and s = n - 1
+    left = budget - 2 - 2 * n
 
-    # Random strata (i, s) for s = 1, ..., n - 2, in the order i * (n - 2) + (s - 1).
-    n_strata = n * (n - 2)
-    stratum_player = np.repeat(players, n - 2)
-    stratum_size = np.tile(np.arange(1, n - 1, dtype=np.int64), n)
-    pairs_left = (budget - 2 - 2 * n) // 2
+    # Enumerate the strata {k, n - 1 - k} from the ends inward while their
+    # coalitions cost no more evaluations than equal sampling would spend on
+    # them, keeping two pilot pairs (4n evaluations) for each size left.
+    random_sizes = list(range(1, n - 1))
+    evaluated_sizes = {0, 1, n - 1, n}
+    for k in range(1, n // 2):
+        level = sorted({k, n - 1 - k})
+        new_sizes = sorted({t for s in level for t in (s, s + 1)} - evaluated_sizes)
+        cost = sum(math.comb(n, t) for t in new_sizes)
+        expected = left * len(level) / len(random_sizes)
+        pilot_need = 4 * n * (len(random_sizes) - len(level))
+        if cost > expected or left - cost < pilot_need:
+            break
+        for t in new_sizes:
+            evaluated_sizes.add(t)
+        left -= cost
+        for size in level:
+            exact_sum += _stratum_mean_by_enumeration(evaluate, n, size)
+            random_sizes.remove(size)
+    if not random_sizes:
+        return exact_sum / n, np.zeros_like(exact_sum)
+
+    # Random strata (i, s) for the sizes left, in the order i * R + (index of s).
+    n_sizes = len(random_sizes)
+    n_strata = n * n_sizes
+    stratum_player = np.repeat(players, n_sizes)
+    stratum_size = np.tile(np.array(random_sizes, dtype=np.int64), n)
+    pairs_left = left // 2
 
     def draw(counts):
         stratum = np.repeat(np.arange(n_strata), counts)
@@ -324,9 +350,26 @@ def _stratified(evaluate, n, budget, rng):
 
     means = sums / counts[:, None]
     variances = np.maximum(squares - counts[:, None] * means**2, 0.0) / (counts[:, None] - 1)
-    phi = (exact_part + means.reshape(n, n - 2, -1).sum(axis=1)) / n
-    var = (variances / counts[:, None]).reshape(n, n - 2, -1).sum(axis=1) / n**2
+    phi = (exact_sum + means.reshape(n, n_sizes, -1).sum(axis=1)) / n
+    var = (variances / counts[:, None]).reshape(n, n_sizes, -1).sum(axis=1) / n**2
     return phi, np.sqrt(var)
+
+
+def _stratum_mean_by_enumeration(evaluate, n, size):
+    """Return E[v(S u {i}) - v(S)] over all S of the given size in N minus {i}, for every i.
+
+    The differences are taken pair by pair, so a null player gets exactly 0.
+    """
+    masks = _masks_of_size(n, size)
+    # One call evaluates every coalition of both sizes; the loop then reads the cache.
+    evaluate(np.concatenate([masks, _masks_of_size(n, size + 1)]))
+    means = np.empty((n, evaluate.width))
+    for i in range(n):
+        bit = np.int64(1) << i
+        S = masks[(masks & bit) == 0]
+        pairs = evaluate(np.stack([S, S | bit], axis=1))
+        means[i] = (pairs[:, 1] - pairs[:, 0]).mean(axis=0)
+    return means
 
 
 def _kernel(evaluate, n, budget, rng):
