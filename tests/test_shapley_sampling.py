@@ -25,7 +25,7 @@ def order_two_game(n, seed):
 
 
 class CountingGame:
-    """A table game that counts the coalitions it is asked for."""
+    """A table game that counts the coalitions it is requested_masks for."""
 
     def __init__(self, table):
         self.inner = shapley.TableGame(table)
@@ -211,17 +211,17 @@ def test_stratified_enumerates_end_strata():
     # evaluated. The next pair, sizes 2 and 5, would cost 112 > 176 * 2 / 4.
     n = 8
     game = CountingGame(np.random.default_rng(10).normal(size=2**n))
-    asked = []
+    requested_masks = []
     inner_values = game.values
 
     def recording_values(masks):
-        asked.extend(int(m) for m in masks)
+        requested_masks.extend(int(m) for m in masks)
         return inner_values(masks)
 
     game.values = recording_values
     shapley.sample(game, 250, method="stratified", seed=0)
-    sizes = np.array([bin(m).count("1") for m in set(asked)])
+    sizes = np.array([bin(m).count("1") for m in set(requested_masks)])
     assert np.sum(sizes == 2) == 28
     assert np.sum(sizes == 6) == 28
     assert np.sum(sizes == 3) < 56
-    assert len(set(asked)) <= 250
+    assert len(set(requested_masks)) <= 250
