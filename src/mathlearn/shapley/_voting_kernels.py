@@ -28,11 +28,15 @@ def count_by_weight(weights, quota):
 
 
 @njit(cache=True, parallel=True)
-def banzhaf_swings(C, weights, quota, swings):
-    """Write into ``swings[i]`` the number of coalitions without i that i turns from losing to winning."""
-    n = weights.shape[0]
-    for i in prange(n):
-        wi = weights[i]
+def banzhaf_swings(C, targets, quota, swings):
+    """Write into ``swings[t]`` the swings of a player of weight ``targets[t]``.
+
+    A swing is a coalition without the player that the player turns from
+    losing to winning. ``C`` counts the coalitions of all players, the
+    player included, and players of equal weight have equal swings.
+    """
+    for i in prange(targets.shape[0]):
+        wi = targets[i]
         if wi == 0:
             swings[i] = 0
             continue
@@ -61,11 +65,11 @@ def count_by_size_and_weight(weights, quota):
 
 
 @njit(cache=True, parallel=True)
-def shapley_shubik_swings(C, weights, quota, swings):
-    """Write into ``swings[i, s]`` the number of swings of i in coalitions of s other players."""
-    n = weights.shape[0]
-    for i in prange(n):
-        wi = weights[i]
+def shapley_shubik_swings(C, targets, quota, swings):
+    """Write into ``swings[t, s]`` the swings, in coalitions of s others, of a player of weight ``targets[t]``."""
+    n = C.shape[0] - 1
+    for i in prange(targets.shape[0]):
+        wi = targets[i]
         if wi == 0:
             swings[i, :] = 0
             continue
@@ -90,6 +94,8 @@ def size_weight_distribution(weights, total_weight):
     weights (m + 1 - s) / (m + 1) and s / (m + 1). Every entry is thus a
     convex combination, so the table neither overflows nor cancels.
     """
+    # NOTE: runs on one thread. A parallel loop over s with a second buffer
+    # was slower at n = 1000 on 2 loaded cores, with one thread launch per player.
     n = weights.shape[0]
     A = np.zeros((n + 1, total_weight + 1))
     A[0, 0] = 1.0
@@ -108,8 +114,8 @@ def size_weight_distribution(weights, total_weight):
 
 
 @njit(cache=True, parallel=True)
-def shapley_shubik_float(A, weights, quota, phi):
-    """Write the Shapley-Shubik index of each player into ``phi`` from the distribution A.
+def shapley_shubik_float(A, targets, quota, phi):
+    """Write into ``phi[t]`` the Shapley-Shubik index of a player of weight ``targets[t]``.
 
     B[s, w] = C_{-i}[s, w] / C(n - 1, s) solves
     A[s, w] = (n - s) / n B[s, w] + s / n B[s - 1, w - w_i]. The rows
@@ -117,11 +123,11 @@ def shapley_shubik_float(A, weights, quota, phi):
     from B[n - 1], so each step multiplies the earlier rounding errors by
     s / (n - s) < 1 or (n - s - 1) / (s + 1) <= 1 and they do not grow.
     """
-    n = weights.shape[0]
+    n = A.shape[0] - 1
     W = A.shape[1] - 1
     half = n // 2
-    for i in prange(n):
-        wi = weights[i]
+    for i in prange(targets.shape[0]):
+        wi = targets[i]
         if wi == 0:
             phi[i] = 0.0
             continue

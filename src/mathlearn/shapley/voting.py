@@ -16,7 +16,8 @@ restricted to weights below q (S. Matsui and T. Matsui, A survey of
 algorithms for calculating power indices of weighted majority games,
 J. Oper. Res. Soc. Japan 43(1), 2000, section 5): O(n q) integer
 operations for Banzhaf and O(n**2 q) for Shapley-Shubik, after which each
-player is removed from the counts in O(q) or O(n q).
+distinct weight is removed from the counts in O(q) or O(n q): players of
+equal weight are symmetric and get the same index.
 
 Arithmetic by path:
 
@@ -90,9 +91,10 @@ def shapley_shubik(game: WeightedVotingGame, fractions: bool = False):
     from . import _voting_kernels
 
     A = _voting_kernels.size_weight_distribution(weights, total)
-    phi = np.empty(n, dtype=np.float64)
-    _voting_kernels.shapley_shubik_float(A, weights, quota, phi)
-    return phi
+    targets, player_target = np.unique(weights, return_inverse=True)
+    phi = np.empty(targets.shape[0], dtype=np.float64)
+    _voting_kernels.shapley_shubik_float(A, targets, quota, phi)
+    return phi[player_target]
 
 
 def banzhaf(game: WeightedVotingGame, normalized: bool = False, fractions: bool = False):
@@ -117,9 +119,10 @@ def banzhaf(game: WeightedVotingGame, normalized: bool = False, fractions: bool 
         from . import _voting_kernels
 
         C = _voting_kernels.count_by_weight(weights, quota)
-        swings_arr = np.empty(n, dtype=np.int64)
-        _voting_kernels.banzhaf_swings(C, weights, quota, swings_arr)
-        swings = [int(c) for c in swings_arr]
+        targets, player_target = np.unique(weights, return_inverse=True)
+        swings_arr = np.empty(targets.shape[0], dtype=np.int64)
+        _voting_kernels.banzhaf_swings(C, targets, quota, swings_arr)
+        swings = [int(c) for c in swings_arr[player_target]]
     else:
         swings = _banzhaf_python(weights, quota)
     denominator = sum(swings) if normalized else 2 ** (n - 1)
@@ -157,9 +160,10 @@ def _shapley_shubik_int64(weights: np.ndarray, quota: int) -> np.ndarray:
         "Lower the quota by dividing all weights and the quota by a common factor.",
     )
     C = _voting_kernels.count_by_size_and_weight(weights, quota)
-    swings = np.empty((n, n), dtype=np.int64)
-    _voting_kernels.shapley_shubik_swings(C, weights, quota, swings)
-    return swings
+    targets, player_target = np.unique(weights, return_inverse=True)
+    swings = np.empty((targets.shape[0], n), dtype=np.int64)
+    _voting_kernels.shapley_shubik_swings(C, targets, quota, swings)
+    return swings[player_target]
 
 
 def _sum_ratios(counts, n: int) -> float:
@@ -171,14 +175,14 @@ def _sum_ratios(counts, n: int) -> float:
 def _banzhaf_python(weights: np.ndarray, quota: int) -> list:
     """Return the swings of each player with Python-integer counts (any n)."""
     C = _counts_python(weights, quota)
-    swings = []
-    for wi in (int(w) for w in weights):
+    by_weight = {}
+    for wi in sorted({int(w) for w in weights}):
         if wi == 0:
-            swings.append(0)
+            by_weight[wi] = 0
             continue
         D = _remove_player(C, wi, quota)
-        swings.append(int(sum(D[max(0, quota - wi) :])))
-    return swings
+        by_weight[wi] = int(sum(D[max(0, quota - wi) :]))
+    return [by_weight[int(w)] for w in weights]
 
 
 def _counts_python(weights: np.ndarray, quota: int) -> np.ndarray:
@@ -210,18 +214,18 @@ def _shapley_shubik_python(weights: np.ndarray, quota: int) -> list:
     for j, wj in enumerate(int(w) for w in weights):
         if wj < quota:
             C[1 : j + 2, wj:] = C[1 : j + 2, wj:] + C[0 : j + 1, : quota - wj]
-    swings = []
-    for wi in (int(w) for w in weights):
+    by_weight = {}
+    for wi in sorted({int(w) for w in weights}):
         if wi == 0:
-            swings.append([0] * n)
+            by_weight[wi] = [0] * n
             continue
         D = C[:n].copy()
         if wi < quota:
             for s in range(1, n):
                 D[s, wi:] = C[s, wi:] - D[s - 1, : quota - wi]
         low = max(0, quota - wi)
-        swings.append([int(sum(D[s, low:])) for s in range(n)])
-    return swings
+        by_weight[wi] = [int(sum(D[s, low:])) for s in range(n)]
+    return [by_weight[int(w)] for w in weights]
 
 
 __all__ = ["banzhaf", "shapley_shubik"]
