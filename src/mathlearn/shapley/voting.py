@@ -15,9 +15,9 @@ Swings are counted by the generating-function recursion for subset sums
 restricted to weights below q (S. Matsui and T. Matsui, A survey of
 algorithms for calculating power indices of weighted majority games,
 J. Oper. Res. Soc. Japan 43(1), 2000, section 5): O(n q) integer
-operations for Banzhaf and O(n**2 q) for Shapley-Shubik, after which each
-distinct weight is removed from the counts in O(q) or O(n q): players of
-equal weight are symmetric and get the same index.
+operations for Banzhaf and O(n**2 q) for Shapley-Shubik. Then each
+distinct weight is removed from the counts in O(q) or O(n q), because
+players of equal weight are symmetric and get the same index.
 
 Arithmetic by path:
 
