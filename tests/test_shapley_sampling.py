@@ -225,3 +225,18 @@ def test_stratified_enumerates_end_strata():
     assert np.sum(sizes == 6) == 28
     assert np.sum(sizes == 3) < 56
     assert len(set(requested_masks)) <= 250
+
+
+def test_table_only_game_sampled():
+    table = np.random.default_rng(11).normal(size=2**9)
+
+    class TableOnly:
+        n_players = 9
+        n_outputs = None
+
+        def table(self):
+            return table
+
+    a = shapley.sample(TableOnly(), 300, method="antithetic", seed=1)
+    b = shapley.sample(shapley.TableGame(table), 300, method="antithetic", seed=1)
+    np.testing.assert_array_equal(a.values, b.values)

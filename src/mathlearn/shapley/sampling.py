@@ -64,7 +64,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .._validation import as_generator, check_choice, check_int
-from .exact import exact, game_shape
+from .exact import exact, full_table, game_shape
 from .games import MAX_EXACT_PLAYERS
 
 SAMPLING_METHODS = ("permutation", "antithetic", "stratified", "kernel")
@@ -174,13 +174,20 @@ class _Evaluator:
     def count(self) -> int:
         return len(self.cache)
 
+    def _values(self, masks: np.ndarray) -> np.ndarray:
+        if hasattr(self.game, "values"):
+            return self.game.values(masks)
+        # A game that offers only table() is read from its checked full table.
+        n, n_outputs = game_shape(self.game)
+        return full_table(self.game, n, n_outputs)[masks]
+
     def __call__(self, masks: np.ndarray) -> np.ndarray:
         """Return v at ``masks`` (any shape) as an array of shape ``masks.shape + (width,)``."""
         masks = np.ascontiguousarray(masks, dtype=np.int64)
         unique, inverse = np.unique(masks.ravel(), return_inverse=True)
         new = np.array([m for m in unique.tolist() if m not in self.cache], dtype=np.int64)
         if new.size:
-            out = np.asarray(self.game.values(new), dtype=np.float64).reshape(new.size, self.width)
+            out = np.asarray(self._values(new), dtype=np.float64).reshape(new.size, self.width)
             self.cache.update(zip(new.tolist(), out))
         table = np.array([self.cache[m] for m in unique.tolist()]).reshape(unique.size, self.width)
         return table[inverse].reshape(masks.shape + (self.width,))
