@@ -1,4 +1,4 @@
-"""Exact Shapley values: both Numba methods, the model game and the reference.
+"""Exact Shapley values: the three Numba methods, the model game and the reference.
 
 Run from the repository root::
 
@@ -7,7 +7,8 @@ Run from the repository root::
 Table games are random normal tables of 2**n float64 values, n = 10, 16
 and 20, and one vector game with n = 16 and m = 4 outputs. The subset method reads the table once per player, n passes in
 parallel over players. The potential method reads it once but writes a
-second table of the same size. The ``read_table`` benchmark measures the machine limit in
+second table of the same size. The gray method reads the table in
+Gray-code order in chunks and adds each value to all its players. The ``read_table`` benchmark measures the machine limit in
 the same run: one ``numpy.sum`` pass over the n = 20 table (8 MiB).
 
 The model game is a two-layer numpy model with 32 tanh units at n = 10

@@ -113,3 +113,24 @@ def _divide(a, d):
     if isinstance(a, list):
         return [a_k / d for a_k in a]
     return a / d
+
+
+def banzhaf_by_subsets(v, n: int) -> list:
+    """Compute the Banzhaf values beta_i = sum over S without i of (v(S u {i}) - v(S)) / 2**(n-1).
+
+    The sum runs over all 2**(n-1) subsets S for each player, so it is
+    exact for ``int`` or ``fractions.Fraction`` values of v (then the
+    division returns Fractions when v does) and slow: use it for n <= 12.
+    """
+    from fractions import Fraction
+
+    totals = []
+    for i in range(n):
+        others = [j for j in range(n) if j != i]
+        total = 0
+        for size in range(n):
+            for S in itertools.combinations(others, size):
+                coalition = frozenset(S)
+                total = total + (v(coalition | {i}) - v(coalition))
+        totals.append(Fraction(total, 2 ** (n - 1)) if isinstance(total, int) else total / 2 ** (n - 1))
+    return totals

@@ -155,3 +155,50 @@ def potential_phi(table, P, phi):
         without_i = full ^ (np.int64(1) << i)
         for o in range(m):
             phi[i, o] = P[full, o] - P[without_i, o]
+
+
+@njit(cache=True)
+def gray_accumulate(values, first, v_empty, weights, inside, outside):
+    """Add the terms of coalitions in Gray-code order to the running sums of ``gray`` exact values.
+
+    Row t of ``values`` is v(S) for S = g(first + t), where g(r) = r xor (r >> 1)
+    is the reflected binary Gray code, so consecutive rows differ by one
+    player. With w(s) = s! (n - s - 1)! / n! and w(n) = 0,
+    phi_i = sum over S containing i of (w(|S| - 1) + w(|S|)) v0(S) - sum over all S of w(|S|) v0(S),
+    where v0 = v - v(empty) (the shift leaves phi unchanged and keeps the
+    two sums from cancelling). The first sum goes to ``inside[i]``, the
+    second to ``outside``.
+
+    Parameters
+    ----------
+    values : ndarray, shape (k, m), float32 or float64
+    first : int
+        Gray-code index r of row 0.
+    v_empty : ndarray, shape (m,), float64
+    weights : ndarray, shape (n + 1,), float64
+        w(0), ..., w(n - 1) and w(n) = 0.
+    inside : ndarray, shape (n, m), float64
+    outside : ndarray, shape (m,), float64
+    """
+    k, m = values.shape
+    if k == 0:
+        return
+    r = np.int64(first)
+    S = r ^ (r >> 1)
+    s = _popcount(S)
+    for t in range(k):
+        if t > 0:
+            # g(r) and g(r - 1) differ in the bit of the lowest set bit of r.
+            r = first + t
+            flip = r & -r
+            S ^= flip
+            s += 1 if S & flip else -1
+        both = weights[s - 1] + weights[s] if s > 0 else 0.0
+        for o in range(m):
+            v0 = np.float64(values[t, o]) - v_empty[o]
+            outside[o] += weights[s] * v0
+            rest = S
+            while rest != 0:
+                lowest = rest & -rest
+                inside[_popcount(lowest - 1), o] += both * v0
+                rest ^= lowest

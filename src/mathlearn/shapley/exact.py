@@ -18,7 +18,10 @@ import numpy as np
 from .._validation import as_float_array, check_choice, check_int
 from .games import MAX_MASK_PLAYERS, ModelGame, TableGame, binomial_weights, check_table_size
 
-METHODS = ("subset", "potential")
+METHODS = ("subset", "potential", "gray")
+
+# Coalitions per call of game.values and per kernel call in the "gray" method.
+GRAY_CHUNK = 2**16
 
 # The subset method runs in parallel from this many terms w(|S|) (v(S u i) - v(S))
 # on, about 1 ms of serial work at roughly 1 ns per term. Below it, starting the
@@ -37,14 +40,19 @@ def exact(game, method: str = "subset") -> np.ndarray:
         ``values(masks)``, such as ``TableGame`` or ``ModelGame``. The full
         table of 2**n values is built first; a ``ModelGame`` evaluates it
         in batches of hybrid rows.
-    method : {"subset", "potential"}
+    method : {"subset", "potential", "gray"}
         ``"subset"`` sums the weighted marginal contributions of each
         player (Shapley 1953), in parallel over players and outputs for
         large tables. ``"potential"``
         uses the recursion of the Hart and Mas-Colell potential
         (S. Hart and A. Mas-Colell, Potential, value, and consistency,
         Econometrica 57(3), 1989) on one thread and needs a second table
-        of 2**n float64 values. Both give the same values up to rounding.
+        of 2**n float64 values. ``"gray"`` evaluates the coalitions in
+        Gray-code order, in chunks of 65536, and adds each v(S) to the sums
+        of the subset formula at once. A ``ModelGame`` or ``CallableGame``
+        is then never stored as a full table, so memory is O(n m + chunk)
+        instead of O(2**n m). All three give the same
+        values up to rounding.
 
     Returns
     -------
@@ -73,7 +81,11 @@ def exact(game, method: str = "subset") -> np.ndarray:
     n, n_outputs = game_shape(game)
     owns_table = not isinstance(game, TableGame)
     n_tables = int(owns_table) + (1 if method == "potential" else 0)
+    if method == "gray":
+        n_tables = 0
     check_table_size(n, n_outputs, n_tables, f"exact(method={method!r})")
+    if method == "gray":
+        return _gray_exact(game, n, n_outputs)
 
     table = full_table(game, n, n_outputs)
     width = 1 if n_outputs is None else n_outputs
@@ -91,6 +103,39 @@ def exact(game, method: str = "subset") -> np.ndarray:
         P = np.empty((2**n, width), dtype=np.float64)
         _kernels.potential_phi(table, P, phi)
     return phi[:, 0] if n_outputs is None else phi
+
+
+def _gray_exact(game, n: int, n_outputs: int | None) -> np.ndarray:
+    """Return exact values by streaming coalitions in Gray-code order (method "gray")."""
+    from . import _kernels
+
+    width = 1 if n_outputs is None else n_outputs
+    weights = np.append(binomial_weights(n), 0.0)
+    inside = np.zeros((n, width), dtype=np.float64)
+    outside = np.zeros(width, dtype=np.float64)
+    v_empty = _values_2d(game, np.zeros(1, dtype=np.int64), n, width)[0].astype(np.float64)
+    for first in range(0, 2**n, GRAY_CHUNK):
+        r = np.arange(first, min(first + GRAY_CHUNK, 2**n), dtype=np.int64)
+        values = _values_2d(game, r ^ (r >> 1), n, width)
+        _kernels.gray_accumulate(values, first, v_empty, weights, inside, outside)
+    phi = inside - outside
+    return phi[:, 0] if n_outputs is None else phi
+
+
+def _values_2d(game, masks: np.ndarray, n: int, width: int) -> np.ndarray:
+    """Return game values at masks as a C-contiguous (k, width) float array, checked."""
+    if isinstance(game, TableGame):
+        return np.ascontiguousarray(game.table().reshape(2**n, width)[masks])
+    if hasattr(game, "values"):
+        raw = game.values(masks)
+    else:
+        raw = full_table(game, n, None if width == 1 and getattr(game, "n_outputs", None) is None else width)[masks]
+    out = as_float_array(raw, "game.values(masks)", ndim=(1, 2))
+    if out.shape[0] != masks.shape[0] or out.size != masks.shape[0] * width:
+        raise ValueError(
+            f"game.values(masks) must return {masks.shape[0]} rows of {width} value(s); got shape {out.shape}."
+        )
+    return out.reshape(masks.shape[0], width)
 
 
 def game_shape(game) -> tuple[int, int | None]:

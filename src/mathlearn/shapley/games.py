@@ -1,12 +1,12 @@
-"""Cooperative games given by a table or by a model at a point.
+"""Cooperative games given by a table, a function, a model at a point or weights.
 
 A cooperative game on the players N = {0, ..., n-1} is a map v from the
 coalitions S of N to R (scalar game) or R^m (vector game); v(empty) may
 be non-zero. A coalition S is encoded as the integer mask with bit i set
 when player i is in S, so the grand coalition N is ``2**n - 1``.
 
-Every game here offers the same interface, which ``exact`` and the axiom
-checks use:
+Every game here offers the same interface, which ``exact``, ``sample``
+and the axiom checks use:
 
 ``n_players``
     The number n of players.
@@ -50,11 +50,10 @@ def check_table_size(n_players: int, n_outputs: int | None, n_tables: int, what:
     """
     width = 1 if n_outputs is None else n_outputs
     n_bytes = n_tables * (2**n_players) * width * 8
-    # NOTE: mathlearn has no sampling estimator yet. The hint names the
-    # method that scales, not a function of this package.
     hint = (
         "Exact Shapley values need all 2**n coalition values; for this many players, "
-        "estimate them by sampling permutations of the players instead."
+        f"estimate them by sampling with shapley.sample(game, budget). For n <= {MAX_EXACT_PLAYERS}, "
+        "exact(game, method='gray') streams the coalitions without storing a table."
     )
     if n_players > MAX_EXACT_PLAYERS:
         raise ValueError(
@@ -214,7 +213,15 @@ class ModelGame(Game):
     Notes
     -----
     The rows passed to f have the dtype of ``x`` and ``background``
-    combined: float32 if both are float32, float64 otherwise.
+    combined: float32 if both are float32, float64 for other numeric
+    inputs, and object when either is an object or string array (for
+    models that take categorical features). Numeric inputs may hold NaN
+    and infinity, which reach f unchanged.
+
+    Feature j of background row k equals x_j when ``x[j] == b_k[j]`` or
+    both are NaN (``equal_to_x``). A feature equal to x_j in every
+    background row is a null player of v_x, because no hybrid row changes
+    with it. ``explain`` gives it exactly 0 without evaluating f for it.
 
     The constructor calls f once on the first min(K, batch_size)
     background rows (hybrid rows of the empty coalition) to learn and
@@ -227,8 +234,10 @@ class ModelGame(Game):
                 f"f must be a callable mapping an array of shape (B, n) to (B,) or (B, k); "
                 f"got {type(f).__name__}. Pass the model's prediction function, e.g. net.forward."
             )
-        x = as_float_array(x, "x", ndim=1, allow_empty=False)
-        background = as_float_array(background, "background", ndim=2)
+        x = as_feature_array(x, "x", ndim=1)
+        if x.shape[0] == 0:
+            raise ValueError(f"x must not be empty; got an array of shape {x.shape}.")
+        background = as_feature_array(background, "background", ndim=2)
         n = x.shape[0]
         if background.shape[0] == 0:
             raise ValueError(
@@ -245,7 +254,7 @@ class ModelGame(Game):
                 f"x must have at most {MAX_MASK_PLAYERS} features, because coalitions are int64 "
                 f"masks; got {n}."
             )
-        dtype = np.result_type(x.dtype, background.dtype)
+        dtype = feature_dtype(x, background)
         self.f = f
         self.x = _read_only(np.array(x, dtype=dtype))
         self.background = _read_only(np.array(background, dtype=dtype))
@@ -260,6 +269,10 @@ class ModelGame(Game):
         probe_rows = min(n_background, self.batch_size)
         probe = self._call_f(self.background[:probe_rows], lambda r: 0, probe=True)
         self.n_outputs = None if probe.ndim == 1 else probe.shape[1]
+
+    def equal_to_x(self) -> np.ndarray:
+        """Return the (K, n) bool array of background entries equal to x, NaN equal to NaN."""
+        return features_equal(self.background, self.x[None, :])
 
     def values(self, masks) -> np.ndarray:
         """Evaluate v_x at coalition masks in batches of hybrid rows.
@@ -353,9 +366,205 @@ class ModelGame(Game):
         return out
 
 
+def as_feature_array(values, name: str, ndim: int) -> np.ndarray:
+    """Return model inputs as a C-contiguous array: numeric as float, anything else as object.
+
+    Numeric inputs follow the dtype rule of ``_validation`` but may hold NaN
+    and infinity, because features are compared by equality and a model may
+    accept missing values. Object and string arrays (categorical features)
+    are kept as object arrays for models that accept them.
+    """
+    arr = np.asarray(values) if not isinstance(values, (str, bytes)) else None
+    if arr is not None and arr.dtype.kind in "OUS":
+        if arr.ndim != ndim:
+            raise ValueError(
+                f"{name} must have {ndim} dimension(s); got an array of shape {arr.shape}."
+            )
+        return np.ascontiguousarray(arr, dtype=object)
+    return as_float_array(values, name, ndim=ndim, finite=False)
+
+
+def feature_dtype(x: np.ndarray, background: np.ndarray) -> np.dtype:
+    """Return the dtype of hybrid rows: object if either input is object, else the float result type."""
+    if x.dtype == object or background.dtype == object:
+        return np.dtype(object)
+    return np.result_type(x.dtype, background.dtype)
+
+
+def features_equal(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Return ``a == b`` elementwise with broadcasting, where NaN equals NaN.
+
+    Object arrays are compared entry by entry with ``==``; a float NaN entry
+    there equals another float NaN entry.
+    """
+    if a.dtype != object and b.dtype != object:
+        return (a == b) | (np.isnan(a) & np.isnan(b))
+    a, b = np.broadcast_arrays(a, b)
+    equal = np.empty(a.shape, dtype=bool)
+    for index in np.ndindex(a.shape):
+        left, right = a[index], b[index]
+        same = left is right or _is_nan(left) and _is_nan(right)
+        equal[index] = bool(same or left == right)
+    return equal
+
+
+def _is_nan(value) -> bool:
+    return isinstance(value, (float, np.floating)) and value != value
+
+
 def _read_only(arr: np.ndarray) -> np.ndarray:
     arr.flags.writeable = False
     return arr
+
+
+class CallableGame(Game):
+    """A game given by a function of a batch of coalitions.
+
+    Parameters
+    ----------
+    v : callable
+        Maps a bool array of shape (k, n) to an array of shape (k,) for a
+        scalar game or (k, m) for a game with m outputs. Row r of the input
+        is coalition r: entry i is True when player i is in it. Outputs of any float or integer dtype are converted to
+        float64 and must be finite.
+    n_players : int
+        The number n of players, 1 <= n <= 62.
+    batch_size : int, default 65536
+        Maximum number of coalitions per call of v.
+
+    Notes
+    -----
+    The constructor calls v once on the empty coalition to learn the
+    output shape. Estimators count game evaluations themselves and do not
+    count this call.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from mathlearn import shapley
+    >>> majority = shapley.CallableGame(lambda Z: (Z.sum(axis=1) >= 2).astype(float), 3)
+    >>> shapley.exact(majority)
+    array([0.33333333, 0.33333333, 0.33333333])
+    """
+
+    def __init__(self, v, n_players, batch_size=65536):
+        if not callable(v):
+            raise TypeError(
+                f"v must be a callable mapping a bool array of shape (k, n) to shape (k,) or "
+                f"(k, m); got {type(v).__name__}."
+            )
+        self.v = v
+        self.n_players = check_int(n_players, "n_players", minimum=1, maximum=MAX_MASK_PLAYERS)
+        self.batch_size = check_int(batch_size, "batch_size", minimum=1)
+        self.n_outputs = None
+        probe = self._call_v(np.zeros((1, self.n_players), dtype=bool), probe=True)
+        self.n_outputs = None if probe.ndim == 1 else probe.shape[1]
+
+    def values(self, masks) -> np.ndarray:
+        """Evaluate v at coalition masks, shape (k,) or (k, m), float64, in batches of ``batch_size``."""
+        masks = as_masks(masks, self.n_players)
+        width = 1 if self.n_outputs is None else self.n_outputs
+        out = np.empty((masks.shape[0], width), dtype=np.float64)
+        bits = np.arange(self.n_players, dtype=np.int64)
+        for start in range(0, masks.shape[0], self.batch_size):
+            batch = masks[start : start + self.batch_size]
+            members = ((batch[:, None] >> bits) & 1).astype(bool)
+            out[start : start + batch.shape[0]] = self._call_v(members).reshape(batch.shape[0], width)
+        return out[:, 0] if self.n_outputs is None else out
+
+    def _call_v(self, members: np.ndarray, probe: bool = False) -> np.ndarray:
+        out = np.asarray(self.v(members))
+        float_dtype_of(out, "v(coalitions)")
+        k = members.shape[0]
+        if probe:
+            if out.ndim not in (1, 2) or out.shape[0] != k or (out.ndim == 2 and out.shape[1] == 0):
+                raise ValueError(
+                    f"v must return shape (k,) or (k, m) with m >= 1 for k coalitions; got shape "
+                    f"{out.shape} for k = {k}."
+                )
+        else:
+            expected = (k,) if self.n_outputs is None else (k, self.n_outputs)
+            if out.shape != expected:
+                raise ValueError(
+                    f"v must return shape {expected} for {k} coalitions, as on its first call; "
+                    f"got shape {out.shape}."
+                )
+        out = out.astype(np.float64, copy=False)
+        finite = np.isfinite(out.reshape(k, -1)).all(axis=1)
+        if not finite.all():
+            r = int(np.flatnonzero(~finite)[0])
+            players = np.flatnonzero(members[r]).tolist()
+            raise ValueError(
+                f"v must return finite values; got {out.reshape(k, -1)[r]} for the coalition "
+                f"{players}."
+            )
+        return out
+
+
+class WeightedVotingGame(Game):
+    """The weighted voting game [quota; w_0, ..., w_{n-1}].
+
+    v(S) = 1 when the weights of S sum to at least the quota, else 0.
+    ``shapley_shubik`` and ``banzhaf`` compute its power indices from the
+    integer weights for thousands of players; ``values`` and ``table``
+    need masks and so work for n <= 62 only.
+
+    Parameters
+    ----------
+    quota : int
+        The quota q, 1 <= q <= sum of the weights.
+    weights : array_like of int, shape (n,)
+        Non-negative integer weights with a sum below 2**62.
+
+    Examples
+    --------
+    >>> from mathlearn import shapley
+    >>> game = shapley.WeightedVotingGame(3, [2, 1, 1])
+    >>> shapley.shapley_shubik(game, fractions=True)
+    [Fraction(2, 3), Fraction(1, 6), Fraction(1, 6)]
+    """
+
+    n_outputs = None
+
+    def __init__(self, quota, weights):
+        arr = np.asarray(weights)
+        if arr.ndim != 1 or arr.size == 0:
+            raise ValueError(f"weights must be a non-empty 1-D array; got shape {arr.shape}.")
+        if arr.dtype.kind not in "iu" and not (arr.dtype == object and all(
+            isinstance(w, (int, np.integer)) and not isinstance(w, bool) for w in arr
+        )):
+            raise TypeError(
+                f"weights must be integers, because the power indices are computed by integer "
+                f"dynamic programming; got dtype {arr.dtype}. Scale rational weights to integers."
+            )
+        python_weights = [int(w) for w in arr]
+        if min(python_weights) < 0:
+            bad = min(python_weights)
+            raise ValueError(f"weights must be non-negative; got {bad} at index {python_weights.index(bad)}.")
+        total = sum(python_weights)
+        if total >= 2**62:
+            raise ValueError(f"weights must sum to less than 2**62; got a sum of {total}.")
+        self.quota = check_int(quota, "quota", minimum=1, maximum=max(total, 1))
+        self.weights = _read_only(np.array(python_weights, dtype=np.int64))
+        self.n_players = len(python_weights)
+
+    def values(self, masks) -> np.ndarray:
+        """Return v at coalition masks, shape (k,), float64 (1.0 for a winning coalition)."""
+        if self.n_players > MAX_MASK_PLAYERS:
+            raise ValueError(
+                f"values needs int64 coalition masks, so n_players must be <= {MAX_MASK_PLAYERS}; "
+                f"got {self.n_players}. Use shapley_shubik or banzhaf for the power indices."
+            )
+        masks = as_masks(masks, self.n_players)
+        bits = np.arange(self.n_players, dtype=np.int64)
+        totals = np.zeros(masks.shape[0], dtype=np.int64)
+        for start in range(0, masks.shape[0], 65536):
+            batch = masks[start : start + 65536]
+            totals[start : start + batch.shape[0]] = ((batch[:, None] >> bits) & 1) @ self.weights
+        return (totals >= self.quota).astype(np.float64)
+
+    def __repr__(self) -> str:
+        return f"WeightedVotingGame(quota={self.quota}, n_players={self.n_players})"
 
 
 def binomial_weights(n_players: int) -> np.ndarray:

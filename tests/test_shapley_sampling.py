@@ -1,0 +1,242 @@
+"""Sampled Shapley values: budgets, exactness cases, axioms and standard errors."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from mathlearn import shapley
+
+U = np.finfo(np.float64).eps / 2
+
+
+def member_bits(n):
+    masks = np.arange(2**n)
+    return ((masks[:, None] >> np.arange(n)) & 1).astype(np.float64)
+
+
+def order_two_game(n, seed):
+    """v(S) = c + sum a_i [i in S] + sum_{i<j} b_ij [i, j in S], interactions of order <= 2."""
+    rng = np.random.default_rng(seed)
+    a = rng.normal(size=n)
+    B = np.triu(rng.normal(size=(n, n)), 1)
+    Z = member_bits(n)
+    return shapley.TableGame(3.0 + Z @ a + np.einsum("ki,ij,kj->k", Z, B, Z)), a, B
+
+
+class CountingGame:
+    """A table game that counts the coalitions it is requested_masks for."""
+
+    def __init__(self, table):
+        self.inner = shapley.TableGame(table)
+        self.n_players = self.inner.n_players
+        self.n_outputs = self.inner.n_outputs
+        self.evaluated = 0
+
+    def values(self, masks):
+        self.evaluated += len(masks)
+        return self.inner.values(masks)
+
+
+@pytest.mark.parametrize("method", shapley.SAMPLING_METHODS)
+def test_full_budget_gives_exact_values(method):
+    game = shapley.TableGame(np.random.default_rng(0).normal(size=2**6))
+    estimate = shapley.sample(game, 2**6, method=method, seed=0)
+    np.testing.assert_array_equal(estimate.values, shapley.exact(game))
+    np.testing.assert_array_equal(estimate.std_errors, 0.0)
+    assert estimate.n_evaluations == 2**6
+
+
+@pytest.mark.parametrize("method", shapley.SAMPLING_METHODS)
+def test_budget_below_minimum_names_it(method):
+    game = shapley.TableGame(np.zeros(2**9))
+    minimum = shapley.minimum_budget(9, method)
+    with pytest.raises(ValueError, match=f"budget must be at least {minimum} game evaluations"):
+        shapley.sample(game, minimum - 1, method=method, seed=0)
+    shapley.sample(game, minimum, method=method, seed=0)
+
+
+def test_minimum_budgets_follow_the_methods():
+    n = 9
+    assert shapley.minimum_budget(n, "permutation") == 2 + 2 * (n - 1)
+    assert shapley.minimum_budget(n, "antithetic") == 2 + 2 * (n - 1)
+    assert shapley.minimum_budget(n, "stratified") == 2 + 2 * n + 4 * n * (n - 2)
+    assert shapley.minimum_budget(n, "kernel") == 2 * n + 2
+
+
+@pytest.mark.parametrize("method", shapley.SAMPLING_METHODS)
+@pytest.mark.parametrize("budget", [700, 1001])
+def test_evaluations_counted_and_within_budget(method, budget):
+    game = CountingGame(np.random.default_rng(1).normal(size=2**11))
+    estimate = shapley.sample(game, budget, method=method, seed=3)
+    assert estimate.n_evaluations == game.evaluated
+    assert estimate.n_evaluations <= budget
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_antithetic_pair_exact_on_order_two_game(seed):
+    n = 9
+    game, a, B = order_two_game(n, seed)
+    estimate = shapley.sample(game, 2 * n, method="antithetic", seed=seed)
+    closed_form = a + (B.sum(axis=0) + B.sum(axis=1)) / 2
+    # Each estimate is a mean of two sums of n differences of table values
+    # bounded by M, so rounding stays below 4 n u M.
+    M = float(np.abs(game.table()).max())
+    np.testing.assert_allclose(estimate.values, closed_form, rtol=0, atol=4 * n * U * M)
+    assert np.isnan(estimate.std_errors).all()  # one pair gives no variance estimate
+
+
+def test_plain_permutations_not_exact_on_order_two_game():
+    game, a, B = order_two_game(9, 0)
+    estimate = shapley.sample(game, 2 * 9, method="permutation", seed=0)
+    closed_form = a + (B.sum(axis=0) + B.sum(axis=1)) / 2
+    assert np.abs(estimate.values - closed_form).max() > 1e-3
+
+
+@pytest.mark.parametrize("method", ["permutation", "antithetic", "kernel"])
+@pytest.mark.parametrize("n_outputs", [None, 2])
+def test_efficiency_holds_exactly(method, n_outputs):
+    n = 10
+    shape = (2**n,) if n_outputs is None else (2**n, n_outputs)
+    game = shapley.TableGame(np.random.default_rng(2).normal(size=shape))
+    estimate = shapley.sample(game, 400, method=method, seed=0)
+    assert estimate.values.shape == ((n,) if n_outputs is None else (n, n_outputs))
+    # Permutation sums telescope to v(N) - v(empty); Kernel SHAP solves the
+    # constraint with a solve of condition below 1e12.
+    atol = 1e-9 if method == "kernel" else 4 * n * U * float(np.abs(game.table()).max())
+    shapley.check_efficiency(game, estimate.values, atol=atol)
+
+
+@pytest.mark.parametrize("method", ["permutation", "antithetic", "stratified"])
+def test_null_player_gets_zero(method):
+    n = 10
+    rng = np.random.default_rng(4)
+    table = rng.normal(size=2**n)
+    masks = np.arange(2**n)
+    table[masks & 8 != 0] = table[masks[masks & 8 != 0] ^ 8]  # player 3 adds nothing
+    game = shapley.TableGame(table)
+    estimate = shapley.sample(game, 1000, method=method, seed=1)
+    result = shapley.check_null_player(game, estimate.values, atol=0.0)
+    assert result.checked == (3,)
+    assert estimate.std_errors[3] == 0.0
+
+
+@pytest.mark.parametrize("method", shapley.SAMPLING_METHODS)
+def test_estimates_within_standard_errors(method):
+    # With a fixed seed, |error| <= 6 standard errors fails with probability
+    # below 1e-8 per player for an unbiased, normal-looking estimate; Kernel
+    # SHAP's O(1/budget) bias is far below its O(1/sqrt(budget)) spread here.
+    n = 12
+    game = shapley.TableGame(np.random.default_rng(5).normal(size=2**n))
+    phi = shapley.exact(game)
+    estimate = shapley.sample(game, 3000, method=method, seed=11)
+    assert (np.abs(estimate.values - phi) <= 6 * estimate.std_errors).all()
+
+
+@pytest.mark.parametrize("method", shapley.SAMPLING_METHODS)
+def test_standard_errors_calibrated(method):
+    # Over 30 seeds and 12 players, the mean of z**2 = (error / std error)**2
+    # is near 1 when the standard errors are right; 0.5 and 2 leave room for
+    # the spread of 360 correlated chi-square(1) values and small-sample t tails.
+    n = 12
+    game = shapley.TableGame(np.random.default_rng(6).normal(size=2**n))
+    phi = shapley.exact(game)
+    z = []
+    for seed in range(30):
+        estimate = shapley.sample(game, 3000, method=method, seed=seed)
+        z.append((estimate.values - phi) / estimate.std_errors)
+    mean_square = float(np.mean(np.square(z)))
+    assert 0.5 < mean_square < 2.0
+
+
+def test_kernel_keeps_every_player():
+    # A game where only two players matter: no player is dropped, the others
+    # get estimates near 0 and all n values are returned.
+    n = 12
+    Z = member_bits(n)
+    game = shapley.TableGame(5 * Z[:, 0] + 2 * Z[:, 1] * Z[:, 2] + 0.01 * Z[:, 5])
+    estimate = shapley.sample(game, 500, method="kernel", seed=0)
+    assert estimate.values.shape == (n,)
+    assert abs(estimate.values[5] - 0.01) < 0.01
+
+
+def test_callable_game_sampled_like_table():
+    n = 10
+    table = np.random.default_rng(7).normal(size=2**n)
+    weights = 1 << np.arange(n)
+    game = shapley.CallableGame(lambda members: table[members.astype(np.int64) @ weights], n)
+    a = shapley.sample(game, 500, method="antithetic", seed=2)
+    b = shapley.sample(shapley.TableGame(table), 500, method="antithetic", seed=2)
+    np.testing.assert_array_equal(a.values, b.values)
+
+
+def test_seed_reproducible():
+    game = shapley.TableGame(np.random.default_rng(8).normal(size=2**10))
+    a = shapley.sample(game, 300, method="kernel", seed=5)
+    b = shapley.sample(game, 300, method="kernel", seed=np.random.default_rng(5))
+    np.testing.assert_array_equal(a.values, b.values)
+
+
+def test_sample_bad_arguments():
+    game = shapley.TableGame(np.zeros(2**5))
+    with pytest.raises(ValueError, match="method must be one of"):
+        shapley.sample(game, 10, method="monte carlo")
+    with pytest.raises(TypeError, match="budget must be an integer"):
+        shapley.sample(game, 10.5)
+    with pytest.raises(ValueError, match="budget must be >= 1"):
+        shapley.sample(game, 0)
+
+
+@pytest.mark.parametrize("method", ["permutation", "antithetic", "kernel"])
+def test_additivity_with_common_draws(method):
+    # With one seed the draws depend on the coalitions only, not on v, so
+    # these estimators are linear in v: estimate(v + w) = estimate(v) + estimate(w)
+    # up to the rounding of sums of about n * budget terms.
+    n = 11
+    rng = np.random.default_rng(9)
+    v = shapley.TableGame(rng.normal(size=2**n))
+    w = shapley.TableGame(rng.normal(size=2**n))
+
+    def estimate(game):
+        return shapley.sample(game, 800, method=method, seed=4).values
+
+    shapley.check_additivity(v, w, atol=1e-10, value=estimate)
+
+
+def test_stratified_enumerates_end_strata():
+    # n = 8, budget 250: after v(empty), v(N), the n singletons and the n
+    # complements, 232 evaluations are left. The strata of sizes 1 and 6 need
+    # the C(8, 2) + C(8, 6) = 56 coalitions of sizes 2 and 6, fewer than the
+    # 232 * 2 / 6 = 77 that equal sampling would spend on them, so all are
+    # evaluated. The next pair, sizes 2 and 5, would cost 112 > 176 * 2 / 4.
+    n = 8
+    game = CountingGame(np.random.default_rng(10).normal(size=2**n))
+    requested_masks = []
+    inner_values = game.values
+
+    def recording_values(masks):
+        requested_masks.extend(int(m) for m in masks)
+        return inner_values(masks)
+
+    game.values = recording_values
+    shapley.sample(game, 250, method="stratified", seed=0)
+    sizes = np.array([bin(m).count("1") for m in set(requested_masks)])
+    assert np.sum(sizes == 2) == 28
+    assert np.sum(sizes == 6) == 28
+    assert np.sum(sizes == 3) < 56
+    assert len(set(requested_masks)) <= 250
+
+
+def test_table_only_game_sampled():
+    table = np.random.default_rng(11).normal(size=2**9)
+
+    class TableOnly:
+        n_players = 9
+        n_outputs = None
+
+        def table(self):
+            return table
+
+    a = shapley.sample(TableOnly(), 300, method="antithetic", seed=1)
+    b = shapley.sample(shapley.TableGame(table), 300, method="antithetic", seed=1)
+    np.testing.assert_array_equal(a.values, b.values)
