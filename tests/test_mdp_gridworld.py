@@ -184,7 +184,7 @@ def test_gridworld_4x4_optimal_policy():
 
 
 def test_gridworld_gamma_validated():
-    with pytest.raises(ValueError, match=r"gamma must be in \[0.0, 1.0\); got 1.0"):
-        mdp.examples.gridworld_4x4(gamma=1.0)
+    with pytest.raises(ValueError, match=r"gamma must be in \[0.0, 1.0\]; got 1.5"):
+        mdp.examples.gridworld_4x4(gamma=1.5)
     with pytest.raises(ValueError, match=r"got -0.5"):
         mdp.examples.gridworld_5x5(gamma=-0.5)
