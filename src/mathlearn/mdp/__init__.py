@@ -25,7 +25,7 @@ Examples
 
 from . import examples
 from .model import FiniteMDP
-from .policies import uniform_policy
+from .policies import epsilon_greedy_policy, greedy_set_policy, softmax_policy, uniform_policy
 from .solvers import (
     ConvergenceWarning,
     SolverResult,
@@ -44,13 +44,16 @@ __all__ = [
     "FiniteMDP",
     "SolverResult",
     "bellman_operator",
+    "epsilon_greedy_policy",
     "evaluate_policy",
     "examples",
     "greedy_policy",
+    "greedy_set_policy",
     "modified_policy_iteration",
     "optimal_actions",
     "policy_iteration",
     "q_from_v",
+    "softmax_policy",
     "uniform_policy",
     "value_iteration",
 ]

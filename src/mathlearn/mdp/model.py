@@ -378,7 +378,7 @@ class FiniteMDP:
         return cls(P, R, gamma)
 
     @classmethod
-    def from_transitions(cls, rows, n_states, n_actions, gamma) -> "FiniteMDP":
+    def from_transitions(cls, rows, n_states, n_actions, gamma, sparse: bool = False) -> "FiniteMDP":
         """Build the matrix form from a list of transitions.
 
         Parameters
@@ -391,17 +391,24 @@ class FiniteMDP:
         n_states, n_actions : int
             S and A, both >= 1.
         gamma : float
-            Discount factor in [0, 1).
+            Discount factor in [0, 1].
+        sparse : bool
+            Build P as a CSR matrix over state-action pairs, in memory
+            proportional to the number of rows, instead of a dense array.
 
         Returns
         -------
         FiniteMDP
-            With ``P[a, s, s_next] = sum prob`` and ``R[s, a] = sum prob * r`` over
+            With ``P(s_next | s, a) = sum prob`` and ``R[s, a] = sum prob * r`` over
             the rows of ``(s, a)``.
         """
         n_states = check_int(n_states, "n_states", minimum=1)
         n_actions = check_int(n_actions, "n_actions", minimum=1)
         gamma = check_gamma(gamma)
+        if not isinstance(sparse, (bool, np.bool_)):
+            raise TypeError(f"sparse must be True or False; got {sparse!r}.")
+        if sparse:
+            return cls._from_transitions_sparse(rows, n_states, n_actions, gamma)
         check_memory(
             8 * n_actions * n_states * n_states,
             f"The dense P of shape ({n_actions}, {n_states}, {n_states})",
@@ -420,17 +427,52 @@ class FiniteMDP:
             R[s, a] += prob * r
 
         sums = P.sum(axis=2).T
-        missing = np.argwhere(sums == 0)
-        if missing.size:
-            s, a = (int(i) for i in missing[0])
-            raise ValueError(
-                f"rows must give every (s, a) pair a distribution over next states; pair "
-                f"s={s}, a={a} has no transition with positive probability "
-                f"({len(missing)} pair(s) in all). Add rows for it, e.g. (s, a, s, 0.0, 1.0) "
-                "for a self-loop."
-            )
+        _check_missing_pairs(sums)
         _check_distributions(sums, ROW_SUM_ATOL, "rows", ("s", "a"))
         return cls(P, R, gamma)
+
+    @classmethod
+    def _from_transitions_sparse(cls, rows, n_states, n_actions, gamma) -> "FiniteMDP":
+        import scipy.sparse as sp
+
+        _check_rows_iterable(rows)
+        pairs, targets, probs = [], [], []
+        R = np.zeros((n_states, n_actions))
+        for i, row in enumerate(rows):
+            s, a, s_next, r, prob = _check_transition(row, i, n_states, n_actions)
+            pairs.append(s * n_actions + a)
+            targets.append(s_next)
+            probs.append(prob)
+            R[s, a] += prob * r
+        # coo -> csr sums the probabilities of repeated (s, a, s_next) rows.
+        P = sp.coo_matrix(
+            (np.array(probs, dtype=np.float64), (np.array(pairs, dtype=np.int64), np.array(targets, dtype=np.int64))),
+            shape=(n_states * n_actions, n_states),
+        ).tocsr()
+        sums = np.asarray(P.sum(axis=1)).reshape(n_states, n_actions)
+        _check_missing_pairs(sums)
+        _check_distributions(sums, ROW_SUM_ATOL, "rows", ("s", "a"))
+        return cls(P, R, gamma)
+
+
+def _check_rows_iterable(rows) -> None:
+    if isinstance(rows, (str, bytes)) or not hasattr(rows, "__iter__"):
+        raise TypeError(
+            f"rows must be an iterable of (s, a, s_next, r, prob) tuples; got {_short(rows)}."
+        )
+
+
+def _check_missing_pairs(sums: np.ndarray) -> None:
+    """Raise ValueError if some (s, a) pair of ``sums`` (S, A) has no probability mass."""
+    missing = np.argwhere(sums == 0)
+    if missing.size:
+        s, a = (int(i) for i in missing[0])
+        raise ValueError(
+            f"rows must give every (s, a) pair a distribution over next states; pair "
+            f"s={s}, a={a} has no transition with positive probability "
+            f"({len(missing)} pair(s) in all). Add rows for it, e.g. (s, a, s, 0.0, 1.0) "
+            "for a self-loop."
+        )
 
 
 def _check_transition(row, i: int, n_states: int, n_actions: int):
