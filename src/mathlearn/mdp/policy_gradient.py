@@ -14,21 +14,21 @@ baseline b that does not depend on the action. Since
 ``f_w(x_s)`` against the label a, one step of gradient ascent on J is one
 step of gradient descent on the weighted cross-entropy surrogate
 
-    L(w) = (1 / N) sum_t u_t CE(f_w(x_t), a_t),   u_t = gamma^t (G_t - b(s_t)),
+    L(w) = (1 / E) sum_t u_t CE(f_w(x_t), a_t),   u_t = gamma^t (G_t - b(s_t)),
 
-over the N sampled steps: supervised learning on samples that change as
-the policy plays.
+summed over the steps of E sampled episodes: supervised learning on
+samples that change as the policy plays. :func:`surrogate_gradient`
+computes the mean over the N steps instead, and :func:`reinforce` scales
+it by N / E.
 
 The network's ``value_and_gradient(X, Y, loss="cross_entropy")`` takes
 probability rows Y and returns the gradient of the mean cross-entropy,
 whose derivative in the logits is ``(p_t - Y_t) / N`` with ``p_t =
-softmax(f_w(x_t))``. The target row ``Y_t = p_t + c u_t (e_{a_t} - p_t)``
-makes that ``c u_t (p_t - e_{a_t}) / N``, which is c times the derivative
-of L. ``Y_t`` is a probability row when ``c u_t <= 1`` (for ``u_t > 0``)
-and ``c |u_t| (1 - p_t[a_t]) <= p_t[a_t]`` (for ``u_t < 0``), so the
-samples are grouped by the largest admissible c, one call per group, and
-each group's gradient is divided by its c. The result is the exact
-gradient of L up to round-off of relative size ``2**-52 / c``.
+softmax(f_w(x_t))``. Choosing ``Y_t = p_t - c D_t`` turns that into any
+logit derivative ``D_t`` whose entries sum to 0, such as ``u_t (p_t -
+e_{a_t})``; :func:`backpropagate_logits` states the admissible c. The
+result is the exact gradient of the surrogate up to round-off, with no
+per-sample weights in the network's interface.
 """
 
 from __future__ import annotations
@@ -73,68 +73,102 @@ def softmax_rows(logits: np.ndarray) -> np.ndarray:
     return e / e.sum(axis=1, keepdims=True)
 
 
-def surrogate_gradient(network, X, actions, weights) -> tuple[float, np.ndarray]:
-    """Return the value and gradient of ``(1 / N) sum_t u_t CE(f_w(x_t), a_t)``.
+def backpropagate_logits(network, X, D) -> np.ndarray:
+    """Return ``sum_b Jac f_{x_b}(w)^T D_b``, the parameter gradient for logit gradients D.
 
     Parameters
     ----------
     network : mathlearn.MLP
         With ``forward`` and ``value_and_gradient(X, Y, loss="cross_entropy")``.
     X : ndarray, shape (N, n_features)
+    D : ndarray of float64, shape (N, m)
+        The derivative of a loss in the logits ``f_w(x_b)``; every row must
+        sum to 0, as every derivative of a function of softmax(f) does.
+
+    Returns
+    -------
+    ndarray of float64, shape (P,)
+
+    Notes
+    -----
+    The mean cross-entropy against target rows Y has logit derivative
+    ``(p_b - Y_b) / n``, so ``Y_b = p_b - c D_b`` turns it into ``c D_b / n``.
+    ``Y_b`` is a probability row when ``c D_bk <= p_bk`` for every k; each
+    row's largest such c is halved against round-off, and rows are grouped
+    so that one call serves all rows whose c agree within a factor 2**10.
+    Round-off is then of relative size ``2**-52 / c``.
+    """
+    X = np.asarray(X)
+    D = np.asarray(D, dtype=np.float64)
+    p = softmax_rows(np.asarray(network.forward(X), dtype=np.float64))
+    gradient = np.zeros(network.n_params)
+    active = np.flatnonzero(np.any(D != 0.0, axis=1))
+    if active.size == 0:
+        return gradient
+    with np.errstate(divide="ignore", invalid="ignore"):
+        ratio = np.where(D[active] > 0, p[active] / D[active], np.inf)
+    c_max = 0.5 * ratio.min(axis=1)
+    groups = np.floor(np.log2(c_max) / 10.0)
+    for g in np.unique(groups):
+        in_group = groups == g
+        members = active[in_group]
+        c = float(c_max[in_group].min())
+        if not (c > 0.0 and math.isfinite(c)):
+            continue
+        Y = p[members] - c * D[members]
+        np.clip(Y, 0.0, None, out=Y)
+        Y /= Y.sum(axis=1, keepdims=True)
+        _, g_group = network.value_and_gradient(X[members], Y, loss="cross_entropy")
+        gradient += np.asarray(g_group, dtype=np.float64) * (members.size / c)
+    return gradient
+
+
+def surrogate_gradient(network, X, actions, weights, entropy: float = 0.0) -> tuple[float, np.ndarray]:
+    """Return the value and gradient of ``(1 / N) sum_t [u_t CE(f_w(x_t), a_t) - beta H_t]``.
+
+    Parameters
+    ----------
+    network : mathlearn.MLP
+    X : ndarray, shape (N, n_features)
     actions : ndarray of int, shape (N,)
     weights : ndarray of float64, shape (N,)
         The weights ``u_t``, of any sign.
+    entropy : float
+        The coefficient beta >= 0 of the entropy ``H_t = -sum_a pi(a | s_t)
+        log pi(a | s_t)``, a bonus that keeps the policy from turning
+        deterministic before the returns are known (Williams and Peng, 1991,
+        "Function optimization using connectionist reinforcement learning
+        algorithms").
 
     Returns
     -------
     value : float
-        The surrogate L at the current parameters.
+        The surrogate at the current parameters.
     gradient : ndarray of float64, shape (P,)
 
     Notes
     -----
-    Built from the mean cross-entropy of the network with the target rows
-    of the module docstring; samples with ``u_t = 0`` are skipped. The
-    admissible c of each sample is halved, so that round-off cannot make
-    an entry of a target row negative.
+    The logit derivative of ``u CE(z, a)`` is ``u (p - e_a)`` and that of
+    ``-beta H`` is ``beta p (log p + H)``; :func:`backpropagate_logits`
+    turns them into the parameter gradient with the network's
+    cross-entropy gradient.
     """
     X = np.asarray(X)
     actions = np.asarray(actions, dtype=np.int64)
     weights = np.asarray(weights, dtype=np.float64)
     n = X.shape[0]
-    logits = np.asarray(network.forward(X), dtype=np.float64)
-    p = softmax_rows(logits)
+    p = softmax_rows(np.asarray(network.forward(X), dtype=np.float64))
     rows = np.arange(n)
-    p_taken = p[rows, actions]
-    value = float(np.mean(weights * -np.log(np.maximum(p_taken, np.finfo(np.float64).tiny))))
+    log_p = np.log(np.maximum(p, np.finfo(np.float64).tiny))
+    H = -(p * log_p).sum(axis=1)
+    value = float(np.mean(weights * -log_p[rows, actions] - entropy * H))
 
-    gradient = np.zeros(network.n_params)
-    active = np.flatnonzero(weights != 0.0)
-    if active.size == 0:
-        return value, gradient
-    u = weights[active]
-    p_a = p_taken[active]
-    with np.errstate(divide="ignore"):
-        c_max = np.where(u > 0, 1.0 / u, p_a / (np.abs(u) * np.maximum(1.0 - p_a, 1e-300)))
-    c_max = 0.5 * c_max
-    # One group per factor of 2**10 in c, so no sample's c is below 2**-10
-    # of its own admissible value.
-    groups = np.floor(np.log2(c_max) / 10.0)
-    for g in np.unique(groups):
-        members = active[groups == g]
-        c = float(c_max[groups == g].min())
-        if not (c > 0.0 and math.isfinite(c)):
-            continue
-        Y = p[members].copy()
-        onehot = np.zeros_like(Y)
-        onehot[np.arange(members.size), actions[members]] = 1.0
-        Y += c * weights[members, None] * (onehot - Y)
-        np.clip(Y, 0.0, None, out=Y)
-        Y /= Y.sum(axis=1, keepdims=True)
-        _, g_group = network.value_and_gradient(X[members], Y, loss="cross_entropy")
-        # The network averages over the members of the group; the surrogate over all n.
-        gradient += np.asarray(g_group, dtype=np.float64) * (members.size / (n * c))
-    return value, gradient
+    D = p * weights[:, None]
+    D[rows, actions] -= weights
+    if entropy > 0.0:
+        D += entropy * p * (log_p + H[:, None])
+    D /= n
+    return value, backpropagate_logits(network, X, D)
 
 
 class _Adam:
@@ -158,7 +192,7 @@ class _Adam:
 def reinforce(
     env,
     n_episodes: int = 2_000,
-    batch_size: int = 10,
+    batch_size: int = 50,
     lr: float = 0.01,
     gamma: float | None = None,
     hidden: int = 32,
@@ -169,6 +203,7 @@ def reinforce(
     start=0,
     max_steps: int = 1_000,
     optimizer: str = "adam",
+    entropy: float = 0.01,
     seed=None,
 ) -> ReinforceResult:
     """Train a softmax policy network by REINFORCE with a baseline.
@@ -210,6 +245,11 @@ def reinforce(
         Episodes are cut after this many steps (truncation, not termination).
     optimizer : {"adam", "sgd"}
         Update rule for the network parameters.
+    entropy : float
+        Initial coefficient >= 0 of the entropy bonus of
+        :func:`surrogate_gradient`, per step. It decays linearly to 0 over
+        the episodes: early on it keeps every action sampled, and at the end
+        the update is plain REINFORCE. 0 gives plain REINFORCE throughout.
     seed : None, int or numpy.random.Generator
         Source of the network's initial weights and of the episodes.
 
@@ -231,6 +271,7 @@ def reinforce(
     baseline_rate = check_real(baseline_rate, "baseline_rate", low=0.0, high=1.0, low_open=True)
     max_steps = check_int(max_steps, "max_steps", minimum=1)
     optimizer = check_choice(optimizer, "optimizer", ("adam", "sgd"))
+    entropy = check_real(entropy, "entropy", low=0.0)
     rng = as_generator(seed)
 
     if isinstance(env, FiniteMDP):
@@ -290,7 +331,13 @@ def reinforce(
             X = table[states[mask]]
         else:
             X = sampler.observations[mask]
-        _, gradient = surrogate_gradient(network, X, actions[mask], weights[mask])
+        # The entropy bonus decays linearly to 0, so that the final policy
+        # optimizes the return alone.
+        beta = entropy * (1.0 - done / n_episodes)
+        _, gradient = surrogate_gradient(network, X, actions[mask], weights[mask], beta)
+        # The estimate of grad J averages over episodes and sums over their
+        # steps, while surrogate_gradient averages over all steps.
+        gradient *= X.shape[0] / n_batch
         params = network.params
         if opt is not None:
             opt.step(params, gradient)
