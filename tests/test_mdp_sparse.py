@@ -156,7 +156,7 @@ def test_krylov_matches_direct():
     v_direct = mdp.evaluate_policy(model, pi, method="direct")
     # Direct LU errs by about S eps cond, far below tol here.
     assert np.abs(v_krylov - v_direct).max() <= tol + slack(model)
-    # "auto" takes GMRES above DIRECT_MAX_STATES.
+    # "auto" takes the Krylov solver above DIRECT_MAX_STATES.
     assert model.n_states > mdp.solvers.DIRECT_MAX_STATES
     v_auto = mdp.evaluate_policy(model, pi, tol=tol)
     np.testing.assert_allclose(v_auto, v_krylov, rtol=0, atol=2 * tol)
@@ -164,7 +164,7 @@ def test_krylov_matches_direct():
 
 def test_krylov_warns_when_tol_unreachable(pair):
     sparse, _ = pair
-    with pytest.warns(mdp.ConvergenceWarning, match="GMRES"):
+    with pytest.warns(mdp.ConvergenceWarning, match="Krylov solver"):
         mdp.evaluate_policy(sparse, np.zeros(sparse.n_states, dtype=int), method="krylov", tol=1e-300)
 
 
@@ -260,3 +260,27 @@ def test_method_names_checked(pair):
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         mdp.value_iteration(sparse, method="gauss-seidel")
+
+
+@pytest.mark.parametrize("kind", ["sparse", "dense"])
+def test_span_stopping_within_bounds(pair, kind):
+    sparse, dense = pair
+    model = sparse if kind == "sparse" else dense
+    v_star = mdp.evaluate_policy(dense, mdp.policy_iteration(dense).policy)
+    span = mdp.value_iteration(model, epsilon=1e-8, stopping="span")
+    sup = mdp.value_iteration(model, epsilon=1e-8)
+    assert span.converged
+    assert span.bound < 0.5e-8
+    assert np.abs(span.v - v_star).max() <= span.bound + slack(model)
+    loss = np.abs(mdp.evaluate_policy(dense, span.policy) - v_star).max()
+    assert loss <= span.policy_bound + slack(model)
+    # On a random MDP the span contracts much faster than gamma = 0.95.
+    assert span.n_iter < sup.n_iter / 3
+
+
+def test_span_stopping_rejected_where_invalid(pair):
+    sparse, _ = pair
+    with pytest.raises(ValueError, match="stopping='span' needs method='jacobi' and gamma < 1"):
+        mdp.value_iteration(sparse, stopping="span", method="gauss-seidel")
+    with pytest.raises(ValueError, match="stopping='span' needs"):
+        mdp.value_iteration(mdp.examples.gridworld_4x4().model, stopping="span")
