@@ -157,3 +157,15 @@ def test_rejects_bad_arguments():
         reinforce(grid.model, features=np.eye(3), n_episodes=1)
     with pytest.raises(ValueError, match=r"entropy must be in \[0.0, inf.; got -1.0"):
         reinforce(grid.model, entropy=-1.0, n_episodes=1)
+
+
+def test_runs_on_box_observations():
+    gym = pytest.importorskip("gymnasium")
+    env = gym.make("CartPole-v1")
+    result = reinforce(env, n_episodes=20, batch_size=5, gamma=0.99, baseline="batch", seed=3, max_steps=100)
+    assert result.policy is None
+    assert result.returns.shape == (20,)
+    # CartPole pays 1 per step until the pole falls, so each return is at least 1.
+    assert np.all(result.returns >= 1.0)
+    with pytest.raises(ValueError, match="baseline='state' needs discrete states"):
+        reinforce(env, n_episodes=1, gamma=0.99)

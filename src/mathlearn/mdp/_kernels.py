@@ -203,7 +203,7 @@ def dense_policy_sweep(P, R, gamma, policy, v_in, v_out):
 
 @njit(cache=True, fastmath={"reassoc"})
 def csr_policy_sweep(indptr, indices, data, R, gamma, policy, v_in, v_out):
-    """The sweep of :func:`dense_policy_sweep` over CSR transitions."""
+    """Sweep the policy operator of :func:`dense_policy_sweep` over CSR transitions."""
     n_actions = R.shape[1]
     delta = 0.0
     for s in range(R.shape[0]):

@@ -191,9 +191,9 @@ class TabularExample:
     model : FiniteMDP
     valid : ndarray of bool, shape (S, A)
         ``valid[s, a]`` is whether the book allows action ``a`` in state
-        ``s``. Each disallowed action is given the dynamics and reward of an
-        allowed one (stated in the builder), so it changes no value; mask
-        ``q`` with ``valid`` before reading off optimal actions.
+        ``s``. Each builder states how a disallowed action behaves. It never
+        raises a value above the allowed actions' values, so mask ``q`` with
+        ``valid`` before reading off optimal actions.
     states : ndarray, shape (S, ...)
         The book's description of each state.
     actions : ndarray, shape (A,)
@@ -271,9 +271,9 @@ def _location_dynamics(cars_max: int, rent_mean: float, return_mean: float, pric
     """Return (T, r) for one location, from the morning count n after moves.
 
     ``T[n, n']`` is the probability of n' cars next morning and ``r[n]`` the
-    expected rental income, with requests and returns Poisson, rentals
-    limited by the n cars present, and cars beyond ``cars_max`` returned to
-    the company (they leave the problem), as in Example 4.2.
+    expected rental income. Requests and returns are Poisson, rentals are
+    limited by the n cars present, and cars beyond ``cars_max`` leave the
+    problem, as in Example 4.2.
     """
     size = cars_max + 1
     requests = _poisson_pmf(rent_mean, 2 * size)
@@ -307,8 +307,8 @@ def jacks_car_rental(
     ``m = -move_max .. move_max`` and action index ``a = m + move_max``, at
     cost ``move_cost |m|``. Cars above ``cars_max`` after a move disappear.
     Next day, rental requests at the two locations are Poisson with means
-    ``means[0]`` and ``means[1]`` and returns Poisson with means
-    ``means[2]`` and ``means[3]``; each rented car earns ``price``, and
+    ``means[0]`` and ``means[1]``, and returns are Poisson with means
+    ``means[2]`` and ``means[3]``. Each rented car earns ``price``, and
     returned cars can be rented from the day after. Returns beyond
     ``cars_max`` disappear.
 

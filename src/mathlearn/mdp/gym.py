@@ -4,8 +4,8 @@ Gymnasium (optional dependency, the ``gym`` extra) exposes the dynamics of
 FrozenLake, CliffWalking and Taxi as ``env.unwrapped.P``, where
 ``P[s][a]`` is a list of ``(prob, next_state, reward, terminated)``
 tuples. ``terminated`` means the episode ends after this transition, so
-the value of ``next_state`` must not be added (Gymnasium documentation,
-"Handling Time Limits"). :func:`from_gymnasium` therefore sends every
+the value of ``next_state`` must not be added to its reward.
+:func:`from_gymnasium` therefore sends every
 terminated transition to one extra absorbing state with reward 0, index
 ``S``, and keeps its reward. Time limits (``truncated``) are not part of
 the table and are ignored, as the MDP has no clock.

@@ -93,7 +93,7 @@ class FiniteMDP:
     ----------
     P : array_like of shape (A, S, S), or scipy.sparse matrix of shape (S * A, S)
         Transition probabilities. Dense: ``P[a, s, s'] = Pr(s' | s, a)``.
-        Sparse: row ``s * A + a`` holds ``Pr(. | s, a)``; any scipy.sparse
+        Sparse: row ``s * A + a`` contains ``Pr(. | s, a)``; any scipy.sparse
         format is converted to CSR with sorted indices and summed
         duplicates. Entries are >= 0 and every distribution sums to 1
         within 1e-10 (float64) or within the float32 round-off of a
@@ -130,11 +130,12 @@ class FiniteMDP:
     memory to build and to check.
 
     With ``gamma = 1`` the model is a stochastic shortest path problem.
-    Every policy reaches a terminal state with probability 1 exactly when
-    no set C of non-terminal states lets some action at each state of C
-    keep the process inside C (Bertsekas and Tsitsiklis, Neuro-Dynamic
-    Programming, 1996, section 2.1). The constructor finds the largest
-    such C in O(nnz) time and rejects the model when C is not empty.
+    A stationary policy fails to reach a terminal state from some state
+    exactly when its actions never leave some set C of non-terminal
+    states, so every policy terminates exactly when no set C lets some
+    action at each of its states keep the process inside C. The
+    constructor finds the largest such C in O(nnz) time (see
+    :attr:`episodic` for the models accepted when C is not empty).
     """
 
     def __init__(self, P, R, gamma):
@@ -296,11 +297,12 @@ class FiniteMDP:
             self._episodic = "proper"
             return
 
-        # Some policy can avoid the terminal states. Bertsekas and Tsitsiklis
-        # (1991, "An analysis of stochastic shortest path problems") still
-        # give a unique optimal value when a proper policy exists and every
-        # improper policy has value -inf somewhere: negative rewards at all
-        # non-terminal states ensure the latter.
+        # Some policy can avoid the terminal states. The optimal value is
+        # still finite and unique when some policy terminates from every
+        # state and every other policy has value -inf somewhere (Bertsekas
+        # and Tsitsiklis, 1991, "An analysis of stochastic shortest path
+        # problems"). Negative rewards at all non-terminal states ensure
+        # the latter, because a policy that never terminates collects them forever.
         reaches, action = _kernels.reach_terminal(
             by_state.indptr, by_state.indices, self._terminal, A
         )
@@ -545,7 +547,7 @@ def _sparse_transitions(P, R):
     R_shape = np.shape(R)
     if n_states < 1 or n_pairs < 1 or n_pairs % n_states != 0:
         raise ValueError(
-            f"a sparse P must have shape (S * A, S), with row s * A + a holding Pr(. | s, a); "
+            f"a sparse P must have shape (S * A, S), with row s * A + a containing Pr(. | s, a); "
             f"got shape {P.shape}, whose row count is not a positive multiple of S = {n_states}."
         )
     n_actions = n_pairs // n_states

@@ -94,8 +94,8 @@ def backpropagate_logits(network, X, D) -> np.ndarray:
     The mean cross-entropy against target rows Y has logit derivative
     ``(p_b - Y_b) / n``, so ``Y_b = p_b - c D_b`` turns it into ``c D_b / n``.
     ``Y_b`` is a probability row when ``c D_bk <= p_bk`` for every k; each
-    row's largest such c is halved against round-off, and rows are grouped
-    so that one call serves all rows whose c agree within a factor 2**10.
+    row's largest such c is halved against round-off. Rows whose c agree
+    within a factor 2**10 share one call, with the smallest c of the group.
     Round-off is then of relative size ``2**-52 / c``.
     """
     X = np.asarray(X)
@@ -135,10 +135,9 @@ def surrogate_gradient(network, X, actions, weights, entropy: float = 0.0) -> tu
         The weights ``u_t``, of any sign.
     entropy : float
         The coefficient beta >= 0 of the entropy ``H_t = -sum_a pi(a | s_t)
-        log pi(a | s_t)``, a bonus that keeps the policy from turning
-        deterministic before the returns are known (Williams and Peng, 1991,
-        "Function optimization using connectionist reinforcement learning
-        algorithms").
+        log pi(a | s_t)``. The bonus keeps every action sampled while the
+        returns are still noisy, so the policy does not turn deterministic
+        on an early, lucky episode.
 
     Returns
     -------
@@ -172,7 +171,7 @@ def surrogate_gradient(network, X, actions, weights, entropy: float = 0.0) -> tu
 
 
 class _Adam:
-    """Adam (Kingma and Ba, 2015, Algorithm 1) for gradient descent on a flat vector."""
+    """Adam optimizer (Kingma and Ba, 2015, "Adam: A method for stochastic optimization")."""
 
     def __init__(self, n_params: int, lr: float, beta1=0.9, beta2=0.999, eps=1e-8):
         self.lr, self.beta1, self.beta2, self.eps = lr, beta1, beta2, eps
@@ -260,7 +259,7 @@ def reinforce(
     Notes
     -----
     Episodes of a FiniteMDP end on arrival at a terminal state
-    (``model.terminal``) or after ``max_steps`` steps; all episodes of a
+    (``model.terminal``) or after ``max_steps`` steps. All episodes of a
     batch are sampled together, with the policy fixed during the batch.
     """
     n_episodes = check_int(n_episodes, "n_episodes", minimum=1)
@@ -480,21 +479,16 @@ class _GymSampler:
         actions = np.zeros((T, n), dtype=np.int64)
         rewards = np.zeros((T, n))
         alive = np.zeros((T, n), dtype=bool)
-        obs_rows = []
+        observations = np.zeros((T, n, self.n_features))
         for e, steps in enumerate(episodes):
             for t, (o, a, r) in enumerate(steps):
                 if self.n_obs is not None:
                     states[t, e] = int(o)
+                else:
+                    observations[t, e] = np.asarray(o, dtype=np.float64).ravel()
                 actions[t, e] = a
                 rewards[t, e] = r
                 alive[t, e] = True
-        if self.n_obs is None:
-            # Observations in the order of alive[mask], which is time-major.
-            width = self.n_features
-            table = np.zeros((T, n, width))
-            for e, steps in enumerate(episodes):
-                for t, (o, _, _) in enumerate(steps):
-                    table[t, e] = np.asarray(o, dtype=np.float64).ravel()
-            self.observations = table
-            obs_rows.append(table)
+        # reinforce reads observations[alive] for environments without discrete states.
+        self.observations = observations
         return states, actions, rewards, alive

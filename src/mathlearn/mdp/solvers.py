@@ -294,8 +294,8 @@ def evaluate_policy(model: FiniteMDP, pi, method: str = "auto", tol: float | Non
 
     Solves the linear system ``(I - gamma P_pi) v = r_pi`` (Sutton and Barto,
     2nd ed., section 4.1). With ``gamma = 1`` the system is restricted to the
-    non-terminal states, where ``v = 0`` at terminal states; it is
-    nonsingular exactly when ``pi`` reaches a terminal state with
+    non-terminal states, and ``v = 0`` at terminal states. The restricted
+    system is nonsingular exactly when ``pi`` reaches a terminal state with
     probability 1 from every state.
 
     Parameters
@@ -851,9 +851,9 @@ def policy_iteration(
         iteration ends after at most A^S steps, and usually after a handful.
     pi0 : array_like of int, shape (S,), optional
         Initial deterministic policy. By default greedy with respect to
-        ``v = 0``, that is ``argmax_a R[s, a]``; for ``model.episodic ==
-        "costly"`` a policy that reaches a terminal state from every state,
-        because the evaluation of the first policy needs a finite value.
+        ``v = 0``, that is ``argmax_a R[s, a]``. For ``model.episodic ==
+        "costly"`` the default is a policy that reaches a terminal state from
+        every state, because the first evaluation needs a finite value.
     evaluation : {"auto", "direct", "krylov"}
         The ``method`` of :func:`evaluate_policy`.
 
