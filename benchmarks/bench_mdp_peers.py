@@ -14,7 +14,7 @@ Rewards are standard normal. v* comes from policy iteration checked by its
 own bound (below 1e-9). Every solver, ours and the peers', is asked for
 ``||v - v*||_inf <= TARGET``. A peer whose own stopping rule misses that at
 its requested epsilon is given a smaller epsilon (up to 1e4 times smaller)
-before timing; ``extra_info`` records the epsilon used, the error reached
+before timing. ``extra_info`` records the epsilon used, the error reached
 and whether it met the target. Peak memory is measured by tracemalloc over
 one untimed solve (NumPy and SciPy allocations are traced; memory Numba
 allocates inside kernels is not), and reported relative to the bytes of
@@ -191,9 +191,10 @@ SLOW_PEERS_ON_SPARSE = {"numpy-vi", "quantecon-vi"}
 # S = 1e5 with 10 random successors the factorization fills in, and a trial
 # solve did not finish within 90 s.
 LU_PEERS_ON_SPARSE = {"quantecon-pi"}
-# Before iterating, hiive's ValueIteration bounds the number of iterations
-# with a loop over the S states that slices a column of every P[a]; at
-# S = 1e5 a trial had not started iterating after 4 minutes.
+# Before iterating, hiive's ValueIteration (mdptoolbox-hiive 4.0.3.1) bounds
+# the number of iterations with a loop over the S states that slices a
+# column of every P[a]. At S = 1e5 a trial had not started iterating after
+# 4 minutes.
 COLUMN_LOOP_PEERS_ON_SPARSE = {"hiive-vi"}
 
 

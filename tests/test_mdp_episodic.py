@@ -133,8 +133,9 @@ def gambler():
 
 
 def test_gambler_closed_form_values(gambler):
-    # Betting everything at 50 wins with probability p; from 25 it takes two
-    # wins, p^2; from 75 one win or a loss then a win from 50, p + (1 - p) p.
+    # Betting everything at 50 wins with probability p. From 25 it takes two
+    # wins, p^2. From 75 one win suffices, or a loss and then a win from 50,
+    # so the value is p + (1 - p) p.
     p = 0.4
     result = mdp.value_iteration(gambler.model, epsilon=1e-12)
     assert result.converged
@@ -142,7 +143,8 @@ def test_gambler_closed_form_values(gambler):
     assert result.v[50] == pytest.approx(p, abs=tol)
     assert result.v[25] == pytest.approx(p**2, abs=tol)
     assert result.v[75] == pytest.approx(p + (1 - p) * p, abs=tol)
-    assert result.v[0] == 0.0 and result.v[100] == 0.0
+    assert result.v[0] == 0.0
+    assert result.v[100] == 0.0
 
 
 def test_gambler_solvers_agree(gambler):

@@ -11,8 +11,8 @@ from mathlearn.reference import mdp as ref
 
 
 def test_table_terminated_not_bootstrapped():
-    # From state 0, action 0 ends the episode with reward 1 although its
-    # next_state is 1, whose value is 10 / (1 - gamma); action 1 moves to 1.
+    # From state 0, action 0 ends the episode with reward 1. Its next_state
+    # is 1, whose value 10 / (1 - gamma) must not be added. Action 1 moves to 1.
     table = {
         0: {0: [(1.0, 1, 1.0, True)], 1: [(1.0, 1, 0.0, False)]},
         1: {0: [(1.0, 1, 10.0, False)], 1: [(1.0, 1, 10.0, False)]},
