@@ -119,6 +119,7 @@ def test_gridworld_4x4_solvers_agree(kind):
         mdp.value_iteration(model, method="gauss-seidel"),
         mdp.modified_policy_iteration(model),
         mdp.policy_iteration(model),
+        mdp.policy_iteration(model, evaluation="krylov"),
     ):
         assert result.converged
         np.testing.assert_allclose(result.v, v_star, rtol=0, atol=result.bound + 1e-12)
