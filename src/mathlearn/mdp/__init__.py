@@ -1,10 +1,10 @@
 """Finite Markov decision processes and the Bellman equations.
 
-A finite MDP in matrix form has transition probabilities ``P`` (dense
-``P[a, s, s']`` of shape (A, S, S), or a CSR matrix over state-action pairs
-of shape (S * A, S) with row ``s * A + a``), expected rewards ``R[s, a]``
-(S, A) and a discount ``gamma`` in [0, 1]; ``gamma = 1`` is accepted for
-episodic MDPs (see :class:`FiniteMDP`). The sources are Sutton and Barto,
+A finite MDP in matrix form has transition probabilities ``P``, expected
+rewards ``R[s, a]`` (S, A) and a discount ``gamma`` in [0, 1]. ``P`` is
+either dense, ``P[a, s, s']`` of shape (A, S, S), or a CSR matrix over
+state-action pairs of shape (S * A, S) with row ``s * A + a``.
+``gamma = 1`` is accepted for episodic MDPs (see :class:`FiniteMDP`). The sources are Sutton and Barto,
 Reinforcement Learning, 2nd ed., chapters 3, 4 and 13, and Puterman,
 Markov Decision Processes, 1994, chapter 6.
 
