@@ -41,9 +41,10 @@ def batch():
     return net, X, actions, weights
 
 
-def test_surrogate_gradient_matches_central_differences(batch):
+@pytest.mark.parametrize("use_targets", [False, True], ids=["vjp", "targets"])
+def test_surrogate_gradient_matches_central_differences(batch, use_targets):
     net, X, actions, weights = batch
-    value, gradient = surrogate_gradient(net, X, actions, weights)
+    value, gradient = surrogate_gradient(net, X, actions, weights, use_targets=use_targets)
     assert value == pytest.approx(surrogate(net, X, actions, weights), rel=1e-12)
     numeric = central_difference(net, X, actions, weights)
     # Central differences err by O(h^2) plus round-off eps |L| / h, about 1e-9 here.
@@ -60,6 +61,19 @@ def test_surrogate_gradient_matches_jacobian(batch):
     np.testing.assert_allclose(gradient, expected, rtol=0, atol=1e-12 * max(1.0, np.abs(expected).max()))
 
 
+def test_target_route_matches_vjp(batch):
+    net, X, actions, weights = batch
+    if not hasattr(net, "vjp"):
+        pytest.skip("this MLP has no vjp")
+    from mathlearn.mdp.policy_gradient import backpropagate_logits
+
+    p = softmax_rows(np.asarray(net.forward(X)))
+    D = weights[:, None] * (p - np.eye(3)[actions]) / len(actions)
+    by_targets = backpropagate_logits(net, X, D, use_targets=True)
+    by_vjp = backpropagate_logits(net, X, D)
+    np.testing.assert_allclose(by_targets, by_vjp, rtol=0, atol=1e-12 * np.abs(by_vjp).max())
+
+
 def test_surrogate_gradient_with_tiny_probabilities():
     # Large logits make pi(a | s) tiny for some taken actions with negative
     # weights, which forces several target groups.
@@ -69,7 +83,7 @@ def test_surrogate_gradient_with_tiny_probabilities():
     X = rng.standard_normal((25, 2))
     actions = rng.integers(3, size=25)
     weights = rng.standard_normal(25)
-    _, gradient = surrogate_gradient(net, X, actions, weights)
+    _, gradient = surrogate_gradient(net, X, actions, weights, use_targets=True)
     p = softmax_rows(np.asarray(net.forward(X)))
     assert p[np.arange(25), actions].min() < 1e-6
     dlogits = weights[:, None] * (p - np.eye(3)[actions]) / 25
@@ -114,7 +128,7 @@ def test_entropy_gradient_matches_central_differences(batch):
         net.params[:] = old
         return out
 
-    value, gradient = surrogate_gradient(net, X, actions, weights, entropy=beta)
+    value, gradient = surrogate_gradient(net, X, actions, weights, entropy=beta, use_targets=True)
     w0 = net.params.copy()
     assert value == pytest.approx(loss(w0), rel=1e-12)
     h = 1e-6

@@ -73,7 +73,7 @@ def softmax_rows(logits: np.ndarray) -> np.ndarray:
     return e / e.sum(axis=1, keepdims=True)
 
 
-def backpropagate_logits(network, X, D) -> np.ndarray:
+def backpropagate_logits(network, X, D, use_targets: bool = False) -> np.ndarray:
     """Return ``sum_b Jac f_{x_b}(w)^T D_b``, the parameter gradient for logit gradients D.
 
     Parameters
@@ -84,6 +84,9 @@ def backpropagate_logits(network, X, D) -> np.ndarray:
     D : ndarray of float64, shape (N, m)
         The derivative of a loss in the logits ``f_w(x_b)``; every row must
         sum to 0, as every derivative of a function of softmax(f) does.
+    use_targets : bool
+        Use the cross-entropy route below even when the network has a
+        vector-Jacobian product ``vjp(X, U)``, which is used by default.
 
     Returns
     -------
@@ -91,6 +94,7 @@ def backpropagate_logits(network, X, D) -> np.ndarray:
 
     Notes
     -----
+    Without ``vjp``, the gradient comes from ``value_and_gradient`` alone.
     The mean cross-entropy against target rows Y has logit derivative
     ``(p_b - Y_b) / n``, so ``Y_b = p_b - c D_b`` turns it into ``c D_b / n``.
     ``Y_b`` is a probability row when ``c D_bk <= p_bk`` for every k; each
@@ -100,6 +104,8 @@ def backpropagate_logits(network, X, D) -> np.ndarray:
     """
     X = np.asarray(X)
     D = np.asarray(D, dtype=np.float64)
+    if not use_targets and hasattr(network, "vjp"):
+        return np.asarray(network.vjp(X, D), dtype=np.float64)
     p = softmax_rows(np.asarray(network.forward(X), dtype=np.float64))
     gradient = np.zeros(network.n_params)
     active = np.flatnonzero(np.any(D != 0.0, axis=1))
@@ -123,7 +129,9 @@ def backpropagate_logits(network, X, D) -> np.ndarray:
     return gradient
 
 
-def surrogate_gradient(network, X, actions, weights, entropy: float = 0.0) -> tuple[float, np.ndarray]:
+def surrogate_gradient(
+    network, X, actions, weights, entropy: float = 0.0, use_targets: bool = False
+) -> tuple[float, np.ndarray]:
     """Return the value and gradient of ``(1 / N) sum_t [u_t CE(f_w(x_t), a_t) - beta H_t]``.
 
     Parameters
@@ -138,6 +146,8 @@ def surrogate_gradient(network, X, actions, weights, entropy: float = 0.0) -> tu
         log pi(a | s_t)``. The bonus keeps every action sampled while the
         returns are still noisy, so the policy does not turn deterministic
         on an early, lucky episode.
+    use_targets : bool
+        Passed to :func:`backpropagate_logits`.
 
     Returns
     -------
@@ -167,7 +177,7 @@ def surrogate_gradient(network, X, actions, weights, entropy: float = 0.0) -> tu
     if entropy > 0.0:
         D += entropy * p * (log_p + H[:, None])
     D /= n
-    return value, backpropagate_logits(network, X, D)
+    return value, backpropagate_logits(network, X, D, use_targets)
 
 
 class _Adam:
