@@ -461,6 +461,11 @@ class _GymSampler:
 
     def feature_table(self, features):
         if self.n_obs is None:
+            if features is not None:
+                raise ValueError(
+                    "features must be None for an environment with Box observations, which "
+                    "are used as features as they are; got an array."
+                )
             return None
         if features is None:
             return np.eye(int(self.n_obs))
@@ -477,6 +482,7 @@ class _GymSampler:
                 else:
                     x = np.asarray(obs, dtype=np.float64).reshape(1, -1)
                     probs = softmax_rows(np.asarray(network.forward(x), dtype=np.float64))[0]
+
                 a = int(min(np.searchsorted(np.cumsum(probs), rng.random(), side="right"), self.n_actions - 1))
                 next_obs, reward, terminated, truncated, _ = self.env.step(a)
                 steps.append((obs, a, float(reward)))
@@ -484,6 +490,7 @@ class _GymSampler:
                 if terminated or truncated:
                     break
             episodes.append(steps)
+
         T = max(len(e) for e in episodes)
         states = np.zeros((T, n), dtype=np.int64)
         actions = np.zeros((T, n), dtype=np.int64)
