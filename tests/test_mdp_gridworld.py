@@ -150,18 +150,15 @@ def test_gridworld_4x4_random_policy_matches_figure_4_1():
     pi = mdp.uniform_policy(model)
     v = mdp.evaluate_policy(model, pi)
 
-    # With reward -1 per step, the undiscounted value is -E[T]. Discounting by
-    # gamma < 1 raises it by sum_{t<T} (1 - gamma^t) <= (1 - gamma) T (T - 1) / 2.
-    keep, mean, factorial_second = absorption_moments(model, pi, grid.terminal)
-    bias = (1 - model.gamma) * factorial_second / 2
-    solve_error = 1e-9
+    # With reward -1 per step and gamma = 1, as in the book, v is -E[T]: minus
+    # the expected number of steps to a terminal corner.
+    assert model.gamma == 1.0
+    keep, mean, _ = absorption_moments(model, pi, grid.terminal)
     expected = FIGURE_4_1.ravel()
     np.testing.assert_allclose(-mean, expected[keep], rtol=0, atol=1e-9)
-    assert np.all(v[keep] >= expected[keep] - solve_error)
-    assert np.all(v[keep] <= expected[keep] + bias + solve_error)
-    assert bias.max() < 1e-4
+    np.testing.assert_allclose(v[keep], -mean, rtol=0, atol=1e-9)
     for s in grid.terminal:
-        assert abs(v[s]) <= solve_error
+        assert v[s] == 0.0
     np.testing.assert_array_equal(np.round(v, 1).reshape(4, 4) + 0.0, FIGURE_4_1)
 
 
@@ -184,7 +181,7 @@ def test_gridworld_4x4_optimal_policy():
 
 
 def test_gridworld_gamma_validated():
-    with pytest.raises(ValueError, match=r"gamma must be in \[0.0, 1.0\); got 1.0"):
-        mdp.examples.gridworld_4x4(gamma=1.0)
+    with pytest.raises(ValueError, match=r"gamma must be in \[0.0, 1.0\]; got 1.5"):
+        mdp.examples.gridworld_4x4(gamma=1.5)
     with pytest.raises(ValueError, match=r"got -0.5"):
         mdp.examples.gridworld_5x5(gamma=-0.5)

@@ -83,17 +83,21 @@ def test_negative_probability_rejected():
         mdp.FiniteMDP(P, R, 0.9)
 
 
-@pytest.mark.parametrize("gamma", [1.0, -0.1, 1.5, float("nan"), float("inf")])
+@pytest.mark.parametrize("gamma", [-0.1, 1.5, float("nan"), float("inf")])
 def test_gamma_out_of_range_rejected(gamma):
     P, R = random_arrays(3, 2, seed=5)
-    with pytest.raises(ValueError, match=r"gamma must be in \[0\.0, 1\.0\); got .*Use gamma < 1"):
+    with pytest.raises(ValueError, match=r"gamma must be in \[0\.0, 1\.0\]; got .*Use gamma < 1"):
         mdp.FiniteMDP(P, R, gamma)
+
+
+def test_gamma_one_without_terminal_rejected():
+    P, R = random_arrays(3, 2, seed=5)
+    with pytest.raises(ValueError, match=r"gamma = 1 needs an episodic MDP with a terminal state"):
+        mdp.FiniteMDP(P, R, 1.0)
 
 
 def test_gamma_message_names_value():
     P, R = random_arrays(3, 2, seed=5)
-    with pytest.raises(ValueError, match=r"got 1\.0\. Use gamma < 1"):
-        mdp.FiniteMDP(P, R, 1.0)
     with pytest.raises(ValueError, match=r"got -0\.1\."):
         mdp.FiniteMDP(P, R, -0.1)
     with pytest.raises(TypeError, match="gamma must be a real number; got '0.9'"):
@@ -241,8 +245,8 @@ def test_from_transitions_rejects_bad_rows(rows, error, pattern):
 def test_from_transitions_rejects_bad_sizes():
     with pytest.raises(ValueError, match="n_states must be >= 1; got 0"):
         mdp.FiniteMDP.from_transitions([], 0, 2, 0.9)
-    with pytest.raises(ValueError, match=r"gamma must be in \[0.0, 1.0\); got 1.0"):
-        mdp.FiniteMDP.from_transitions([], 2, 2, 1.0)
+    with pytest.raises(ValueError, match=r"gamma must be in \[0.0, 1.0\]; got 1.5"):
+        mdp.FiniteMDP.from_transitions([], 2, 2, 1.5)
 
 
 @pytest.mark.parametrize(
@@ -276,4 +280,4 @@ def test_evaluate_policy_accepts_rows_within_tolerance():
 
 def test_repr_names_sizes():
     P, R = random_arrays(3, 2, seed=13)
-    assert repr(mdp.FiniteMDP(P, R, 0.25)) == "FiniteMDP(n_states=3, n_actions=2, gamma=0.25)"
+    assert repr(mdp.FiniteMDP(P, R, 0.25)) == "FiniteMDP(n_states=3, n_actions=2, gamma=0.25, dense)"

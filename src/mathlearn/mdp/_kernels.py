@@ -111,3 +111,205 @@ def value_iteration_parallel(P, R, gamma, threshold, max_iter, v, work, q, polic
     if n_iter % 2 == 1:
         v[:] = current
     return n_iter, delta
+
+
+# ---------------------------------------------------------------------------
+# Sweeps shared by value iteration, Gauss-Seidel and modified policy iteration.
+#
+# Every sweep reads ``v_in`` and writes ``v_out`` state by state and returns
+# max_s |v_out[s] - v_in[s]| (the old value read before the write). Passing
+# the same array as ``v_in`` and ``v_out`` makes the sweep Gauss-Seidel:
+# state s then backs up from the new values of states 0 .. s-1. The CSR
+# arrays describe P over state-action pairs, row ``s * A + a``.
+
+
+@njit(cache=True, fastmath={"reassoc"})
+def _csr_backup_state(indptr, indices, data, R, gamma, v, s, q_row):
+    """Write q(s, .) into ``q_row`` and return (max_a q(s, a), lowest maximizing a)."""
+    n_actions = R.shape[1]
+    best_value = -np.inf
+    best_action = 0
+    for a in range(n_actions):
+        row = s * n_actions + a
+        expected_next = 0.0
+        for k in range(indptr[row], indptr[row + 1]):
+            expected_next += data[k] * v[indices[k]]
+        value = R[s, a] + gamma * expected_next
+        q_row[a] = value
+        if value > best_value:
+            best_value = value
+            best_action = a
+    return best_value, best_action
+
+
+@njit(cache=True)
+def csr_sweep_serial(indptr, indices, data, R, gamma, v_in, v_out, q, policy):
+    """Bellman optimality sweep over CSR transitions on one thread (Jacobi or Gauss-Seidel)."""
+    delta = 0.0
+    for s in range(R.shape[0]):
+        old = v_in[s]
+        best_value, best_action = _csr_backup_state(indptr, indices, data, R, gamma, v_in, s, q[s])
+        v_out[s] = best_value
+        policy[s] = best_action
+        delta = max(delta, abs(best_value - old))
+    return delta
+
+
+@njit(cache=True, parallel=True)
+def csr_sweep_parallel(indptr, indices, data, R, gamma, v_in, v_out, q, policy):
+    """Jacobi Bellman optimality sweep over CSR transitions, states split across threads.
+
+    ``v_in`` and ``v_out`` must be different arrays.
+    """
+    n_states = R.shape[0]
+    change = np.empty(n_states)
+    for s in prange(n_states):
+        best_value, best_action = _csr_backup_state(indptr, indices, data, R, gamma, v_in, s, q[s])
+        v_out[s] = best_value
+        policy[s] = best_action
+        change[s] = abs(best_value - v_in[s])
+    return change.max()
+
+
+@njit(cache=True)
+def dense_gauss_seidel_sweep(P, R, gamma, v, q, policy):
+    """Bellman optimality sweep over a dense P that updates ``v`` in place, state by state."""
+    delta = 0.0
+    for s in range(P.shape[1]):
+        old = v[s]
+        best_value, best_action = _backup_state(P, R, gamma, v, s, q[s])
+        v[s] = best_value
+        policy[s] = best_action
+        delta = max(delta, abs(best_value - old))
+    return delta
+
+
+@njit(cache=True, fastmath={"reassoc"})
+def dense_policy_sweep(P, R, gamma, policy, v_in, v_out):
+    """Sweep ``v_out[s] = R[s, d(s)] + gamma sum_s' P[d(s), s, s'] v_in[s']`` for the policy d."""
+    n_states = P.shape[1]
+    delta = 0.0
+    for s in range(n_states):
+        a = policy[s]
+        old = v_in[s]
+        expected_next = 0.0
+        for t in range(n_states):
+            expected_next += P[a, s, t] * v_in[t]
+        value = R[s, a] + gamma * expected_next
+        v_out[s] = value
+        delta = max(delta, abs(value - old))
+    return delta
+
+
+@njit(cache=True, fastmath={"reassoc"})
+def csr_policy_sweep(indptr, indices, data, R, gamma, policy, v_in, v_out):
+    """Sweep the policy operator of :func:`dense_policy_sweep` over CSR transitions."""
+    n_actions = R.shape[1]
+    delta = 0.0
+    for s in range(R.shape[0]):
+        a = policy[s]
+        row = s * n_actions + a
+        old = v_in[s]
+        expected_next = 0.0
+        for k in range(indptr[row], indptr[row + 1]):
+            expected_next += data[k] * v_in[indices[k]]
+        value = R[s, a] + gamma * expected_next
+        v_out[s] = value
+        delta = max(delta, abs(value - old))
+    return delta
+
+
+@njit(cache=True)
+def trapped_states(pair_indptr, pair_indices, state_indptr, state_pairs, terminal, n_actions):
+    """Find the largest set C of non-terminal states that some policy never leaves.
+
+    ``pair_indptr``/``pair_indices`` are the CSR support of P over pairs
+    (row ``s * A + a``) and ``state_indptr``/``state_pairs`` its CSC form,
+    listing for each state t the pairs that can reach t. A state stays in
+    C while at least one of its actions leads only into C. Removing a
+    state from C can only remove more states, so one pass of a work list
+    finds the fixed point in O(nnz).
+
+    Returns
+    -------
+    in_set : ndarray of bool, shape (S,)
+    action : ndarray of int64, shape (S,)
+        For states in C, an action whose successors all lie in C.
+    """
+    n_states = terminal.shape[0]
+    n_pairs = n_states * n_actions
+    in_set = ~terminal
+    outside = np.zeros(n_pairs, dtype=np.int64)
+    for p in range(n_pairs):
+        for k in range(pair_indptr[p], pair_indptr[p + 1]):
+            if terminal[pair_indices[k]]:
+                outside[p] += 1
+    staying_actions = np.zeros(n_states, dtype=np.int64)
+    for p in range(n_pairs):
+        if outside[p] == 0:
+            staying_actions[p // n_actions] += 1
+    queue = np.empty(n_states, dtype=np.int64)
+    queued = np.zeros(n_states, dtype=np.bool_)
+    head = 0
+    tail = 0
+    for s in range(n_states):
+        if in_set[s] and staying_actions[s] == 0:
+            queue[tail] = s
+            tail += 1
+            queued[s] = True
+    while head < tail:
+        t = queue[head]
+        head += 1
+        in_set[t] = False
+        for k in range(state_indptr[t], state_indptr[t + 1]):
+            p = state_pairs[k]
+            outside[p] += 1
+            if outside[p] == 1:
+                s = p // n_actions
+                staying_actions[s] -= 1
+                if staying_actions[s] == 0 and in_set[s] and not queued[s]:
+                    queue[tail] = s
+                    tail += 1
+                    queued[s] = True
+    action = np.full(n_states, -1, dtype=np.int64)
+    for s in range(n_states):
+        if in_set[s]:
+            for a in range(n_actions):
+                if outside[s * n_actions + a] == 0:
+                    action[s] = a
+                    break
+    return in_set, action
+
+
+@njit(cache=True)
+def reach_terminal(state_indptr, state_pairs, terminal, n_actions):
+    """Search backward from the terminal states over the support of P.
+
+    Returns (reaches, action): ``reaches[s]`` is whether some action sequence
+    leads from s to a terminal state with positive probability, and
+    ``action[s]`` the action by which the search found s (-1 otherwise).
+    Following ``action`` moves each state one step closer to a terminal
+    state with positive probability, so that policy is proper.
+    """
+    n_states = terminal.shape[0]
+    reaches = terminal.copy()
+    action = np.full(n_states, -1, dtype=np.int64)
+    queue = np.empty(n_states, dtype=np.int64)
+    tail = 0
+    for s in range(n_states):
+        if terminal[s]:
+            queue[tail] = s
+            tail += 1
+    head = 0
+    while head < tail:
+        t = queue[head]
+        head += 1
+        for k in range(state_indptr[t], state_indptr[t + 1]):
+            p = state_pairs[k]
+            s = p // n_actions
+            if not reaches[s]:
+                reaches[s] = True
+                action[s] = p % n_actions
+                queue[tail] = s
+                tail += 1
+    return reaches, action

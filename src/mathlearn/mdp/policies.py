@@ -90,3 +90,91 @@ def greedy_actions(q: np.ndarray) -> np.ndarray:
 def optimal_action_mask(q: np.ndarray, atol: float) -> np.ndarray:
     """Return the bool mask (S, A) of actions whose q is within ``atol`` of the row maximum."""
     return q >= q.max(axis=1, keepdims=True) - atol
+
+
+def greedy_set_policy(mask) -> np.ndarray:
+    """Return the policy that is uniform over a set of actions per state.
+
+    Parameters
+    ----------
+    mask : array_like of bool, shape (S, A)
+        The allowed actions, e.g. the optimal actions from
+        :func:`mathlearn.mdp.optimal_actions`; at least one per state.
+
+    Returns
+    -------
+    ndarray of float64, shape (S, A)
+        ``pi[s, a] = 1 / |mask[s]|`` on the set and 0 elsewhere. Every such
+        policy over optimal actions is optimal.
+    """
+    mask = np.asarray(mask)
+    if mask.dtype != np.bool_ or mask.ndim != 2:
+        raise TypeError(
+            f"mask must be a bool array of shape (S, A); got dtype {mask.dtype} and shape "
+            f"{mask.shape}."
+        )
+    counts = mask.sum(axis=1)
+    if counts.size and counts.min() == 0:
+        s = int(np.argmin(counts))
+        raise ValueError(f"mask must allow at least one action per state; state s={s} has none.")
+    return mask / counts[:, None]
+
+
+def epsilon_greedy_policy(q, epsilon: float, ties: str = "lowest") -> np.ndarray:
+    """Return the epsilon-greedy policy of action values ``q``.
+
+    With probability ``1 - epsilon`` the greedy action, otherwise an action
+    drawn uniformly from all A actions (Sutton and Barto, 2nd ed., section
+    2.2), so ``pi[s, a] = epsilon / A + (1 - epsilon) [a greedy]``.
+
+    Parameters
+    ----------
+    q : array_like, shape (S, A)
+    epsilon : float
+        Exploration probability in [0, 1].
+    ties : {"lowest", "uniform"}
+        ``"lowest"`` gives the greedy mass to the lowest index among exact
+        maximizers; ``"uniform"`` splits it evenly among them.
+
+    Returns
+    -------
+    ndarray of float64, shape (S, A)
+    """
+    from .._validation import check_choice, check_real
+
+    q = as_float_array(q, "q", ndim=2, dtype=np.float64, finite=True)
+    epsilon = check_real(epsilon, "epsilon", low=0.0, high=1.0)
+    ties = check_choice(ties, "ties", ("lowest", "uniform"))
+    n_states, n_actions = q.shape
+    if ties == "lowest":
+        greedy = np.zeros_like(q)
+        greedy[np.arange(n_states), greedy_actions(q)] = 1.0
+    else:
+        greedy = greedy_set_policy(optimal_action_mask(q, 0.0))
+    return epsilon / n_actions + (1.0 - epsilon) * greedy
+
+
+def softmax_policy(q, temperature: float = 1.0) -> np.ndarray:
+    """Return the softmax (Boltzmann) policy ``pi(a | s) ∝ exp(q[s, a] / temperature)``.
+
+    Sutton and Barto, 2nd ed., section 13.1. The row maximum is subtracted
+    before exponentiating, so large ``q / temperature`` does not overflow.
+
+    Parameters
+    ----------
+    q : array_like, shape (S, A)
+    temperature : float
+        > 0. Small temperatures approach the greedy policy with ties split
+        evenly; large ones approach the uniform policy.
+
+    Returns
+    -------
+    ndarray of float64, shape (S, A)
+    """
+    from .._validation import check_real
+
+    q = as_float_array(q, "q", ndim=2, dtype=np.float64, finite=True)
+    temperature = check_real(temperature, "temperature", low=0.0, low_open=True)
+    z = (q - q.max(axis=1, keepdims=True)) / temperature
+    weights = np.exp(z)
+    return weights / weights.sum(axis=1, keepdims=True)

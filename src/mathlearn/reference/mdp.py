@@ -110,3 +110,37 @@ def evaluate_policy_iterative(P, R, gamma, pi, tol):
         n_sweeps += 1
         if delta < tol:
             return v, n_sweeps
+
+
+def gauss_seidel_sweep(P, R, gamma, v):
+    """Return v after one in-place sweep: state s backs up from the new values of 0 .. s-1.
+
+    Gauss-Seidel value iteration (Puterman, Markov Decision Processes, 1994, chapter 6).
+    """
+    P, R = _as_lists(P), _as_lists(R)
+    v = list(_as_lists(v))
+    for s in range(len(v)):
+        v[s] = bellman_backup(P, R, gamma, v, s)[0]
+    return v
+
+
+def table_value_iteration(table, n_states, n_actions, gamma, n_sweeps):
+    """Run ``n_sweeps`` Jacobi sweeps on a Gymnasium table ``P[s][a]`` from v = 0.
+
+    Each entry ``(prob, s_next, r, terminated)`` contributes
+    ``prob * (r + gamma * v[s_next])``, without the value of ``s_next`` when
+    ``terminated`` is true. Returns v as a list.
+    """
+    v = [0.0] * n_states
+    for _ in range(n_sweeps):
+        new = []
+        for s in range(n_states):
+            best = None
+            for a in range(n_actions):
+                total = 0.0
+                for prob, s_next, r, terminated in table[s][a]:
+                    total += prob * (r + (0.0 if terminated else gamma * v[s_next]))
+                best = total if best is None else max(best, total)
+            new.append(best)
+        v = new
+    return v
