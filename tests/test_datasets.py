@@ -48,6 +48,8 @@ def test_load_csv_skips_blank_lines_and_bom(tmp_path):
         ("", "y", r"is empty"),
         ("y\n1\n", "y", r"no feature columns besides the target 'y'"),
         ("a,a,y\n1,2,3\n", "y", r"duplicate column names \['a'\]"),
+        ("a,,y\n1,2,3\n", "y", r"column 2 of the header has no name"),
+        ("a,y\n1_000,2\n", "y", r"line 2, column 'a': '1_000' is not a number"),
     ],
 )
 def test_load_csv_rejects_bad_files(tmp_path, text, target, pattern):
@@ -74,3 +76,21 @@ def test_load_diabetes_shape():
     assert data.y.shape == (442,)
     assert len(data.feature_names) == 10
     assert "bmi" in data.feature_names
+
+
+def test_load_csv_rejects_directory(tmp_path):
+    with pytest.raises(ValueError, match="is a directory; expected a CSV file"):
+        datasets.load_csv(tmp_path, "y")
+
+
+def test_load_csv_rejects_non_utf8(tmp_path):
+    path = tmp_path / "latin1.csv"
+    path.write_bytes("caf\xe9,y\n1,2\n".encode("latin-1"))
+    with pytest.raises(ValueError, match="is not valid UTF-8 text"):
+        datasets.load_csv(path, "y")
+
+
+@pytest.mark.parametrize("path, target", [(None, "y"), (3, "y"), ("x.csv", 5)])
+def test_load_csv_rejects_bad_argument_types(path, target):
+    with pytest.raises(TypeError, match="must be"):
+        datasets.load_csv(path, target)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import math
+import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -73,22 +74,41 @@ def load_csv(path, target: str, *, features=None) -> Dataset:
 
     Raises
     ------
+    TypeError
+        When ``path`` or ``target`` has the wrong type.
     FileNotFoundError
         When the file does not exist.
     ValueError
-        When the file is empty, the target or a feature column is missing,
-        a row has the wrong number of cells, or a cell is not a finite number.
+        When the path is a directory, the file is not UTF-8 or is empty, a
+        header cell is empty, the target or a feature column is missing, a
+        row has the wrong number of cells, or a cell is not a finite number.
     """
+    if not isinstance(path, (str, os.PathLike)):
+        raise TypeError(f"path must be a str or path-like; got {path!r} of type {type(path).__name__}.")
+    if not isinstance(target, str):
+        raise TypeError(f"target must be a column name (str); got {target!r} of type {type(target).__name__}.")
     path = Path(path)
+    if path.is_dir():
+        raise ValueError(f"{path} is a directory; expected a CSV file.")
     if not path.is_file():
         raise FileNotFoundError(f"CSV file not found: {path}")
-    with path.open(newline="", encoding="utf-8-sig") as fh:
-        reader = csv.reader(fh)
-        try:
-            header = [name.strip() for name in next(reader)]
-        except StopIteration:
-            raise ValueError(f"{path} is empty; expected a header row and data rows.") from None
-        rows = [row for row in reader if any(cell.strip() for cell in row)]
+    try:
+        with path.open(newline="", encoding="utf-8-sig") as fh:
+            reader = csv.reader(fh)
+            try:
+                header = [name.strip() for name in next(reader)]
+            except StopIteration:
+                raise ValueError(f"{path} is empty; expected a header row and data rows.") from None
+            rows = [row for row in reader if any(cell.strip() for cell in row)]
+    except UnicodeDecodeError as exc:
+        raise ValueError(
+            f"{path} is not valid UTF-8 text (byte {exc.start}: {exc.reason}). "
+            "Save it as UTF-8, or convert it with iconv."
+        ) from None
+
+    if any(not name for name in header):
+        position = header.index("") + 1
+        raise ValueError(f"{path}: column {position} of the header has no name; name every column.")
 
     duplicated = sorted({name for name in header if header.count(name) > 1})
     if duplicated:
@@ -121,6 +141,9 @@ def load_csv(path, target: str, *, features=None) -> Dataset:
                     "Remove or impute missing values first."
                 )
             try:
+                # float() also reads "1_000" as 1000; a CSV number has no underscores.
+                if "_" in cell:
+                    raise ValueError(cell)
                 value = float(cell)
             except ValueError:
                 raise ValueError(
