@@ -281,3 +281,15 @@ def test_evaluate_policy_accepts_rows_within_tolerance():
 def test_repr_names_sizes():
     P, R = random_arrays(3, 2, seed=13)
     assert repr(mdp.FiniteMDP(P, R, 0.25)) == "FiniteMDP(n_states=3, n_actions=2, gamma=0.25, dense)"
+
+
+def test_rewards_too_large_for_float64():
+    with pytest.raises(ValueError, match=r"R is too large for float64 values: max \|R\| / \(1 - gamma\)"):
+        mdp.FiniteMDP(np.ones((1, 1, 1)), [[1e308]], 0.9)
+
+
+def test_large_rewards_within_range_accepted():
+    model = mdp.FiniteMDP(np.ones((1, 1, 1)), [[1e299]], 0.9)
+    result = mdp.value_iteration(model, epsilon=1e290)
+    assert np.isfinite(result.v).all()
+    assert result.v[0] == pytest.approx(1e300, rel=1e-6)

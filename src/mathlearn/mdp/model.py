@@ -152,6 +152,16 @@ class FiniteMDP:
                 f"{R.shape}. Transpose R if it is (A, S)."
             )
 
+        if gamma < 1.0 and R.size:
+            # |v_pi| <= max |R| / (1 - gamma) for every policy, so this bound
+            # being finite in float64 keeps every solver's values finite.
+            value_bound = float(np.max(np.abs(R))) / (1.0 - gamma)
+            if not np.isfinite(value_bound) or value_bound > 1e300:
+                raise ValueError(
+                    f"R is too large for float64 values: max |R| / (1 - gamma) = {value_bound:.3g} "
+                    "exceeds 1e300. Rescale R (for example divide it by its largest magnitude)."
+                )
+
         self._P = P
         self._R = _read_only(np.array(R, order="C"))
         self._gamma = gamma

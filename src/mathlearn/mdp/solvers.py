@@ -346,6 +346,7 @@ def evaluate_policy(model: FiniteMDP, pi, method: str = "auto", tol: float | Non
         tol = check_real(tol, "tol", low=0.0, low_open=True)
     pi = as_policy_matrix(pi, model.n_states, model.n_actions)
     v, _ = _evaluate(model, pi, method, tol)
+    _check_finite_values(v, "evaluate_policy")
     return v
 
 
@@ -534,8 +535,19 @@ def _start_values(model: FiniteMDP, v0) -> np.ndarray:
     return v
 
 
+def _check_finite_values(v, what):
+    """Raise ValueError when a solver's values overflowed float64."""
+    if not np.all(np.isfinite(v)):
+        s = int(np.flatnonzero(~np.isfinite(v))[0])
+        raise ValueError(
+            f"{what} overflowed float64: v[{s}] = {float(v[s])!r}. The rewards are too large for "
+            "the expected number of steps; rescale R."
+        )
+
+
 def _finish(model, sweeps, v, n_iter, converged, bound_before, name, epsilon, max_iter, stacklevel=3):
     """Back up v once more for q, the greedy policy and the final bounds; warn if needed."""
+    _check_finite_values(v, name)
     q = np.empty((model.n_states, model.n_actions))
     policy = np.empty(model.n_states, dtype=np.int64)
     scratch = np.empty_like(v)
