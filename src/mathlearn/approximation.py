@@ -562,6 +562,8 @@ class ApproximationResult:
         :func:`best_polynomial_error`), a lower bound of every sup_error.
     networks : list of mathlearn.MLP
         The fitted networks, in row order.
+    target_spec : Target or None
+        The target g with its box.
     """
 
     experiment: str
@@ -583,6 +585,7 @@ class ApproximationResult:
     degree: int | None = None
     reference_error: float | None = None
     networks: list = field(default_factory=list, repr=False)
+    target_spec: Target | None = field(default=None, repr=False)
 
     def format_table(self) -> str:
         """Format the errors as a text table with a header naming the grid."""
@@ -710,6 +713,7 @@ def _run(target, configurations, activation, *, experiment, theorem, fit, n_trai
         degree=degree,
         reference_error=reference,
         networks=networks,
+        target_spec=target,
     )
 
 
