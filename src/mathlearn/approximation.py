@@ -250,7 +250,7 @@ def get_target(target, box=None) -> Target:
 # Grids and errors
 
 _DEFAULT_POINTS = {1: 2001, 2: 201}
-_DEFAULT_TRAIN = {1: 256, 2: 1024}
+_DEFAULT_TRAIN = {1: 1000, 2: 2500}
 _MAX_GRID_POINTS = 10_000_000
 
 
@@ -457,8 +457,8 @@ def fit_network(
     fit : {"lstsq", "lbfgs", "gd"}
         See the module docstring.
     n_train : int, optional
-        Training points drawn uniformly from the box; 256 for n = 1 and
-        1024 for n = 2 by default, 512 n otherwise.
+        Training points drawn uniformly from the box; 1000 for n = 1 and
+        2500 for n = 2 by default, 1000 n otherwise.
     X_train : array_like of shape (N, n), optional
         Training points to use instead of drawing ``n_train`` of them.
     seed : int or numpy.random.Generator
@@ -487,7 +487,7 @@ def fit_network(
     maxiter = check_int(maxiter, "maxiter", minimum=1)
     if X_train is None:
         if n_train is None:
-            n_train = _DEFAULT_TRAIN.get(n, 512 * n)
+            n_train = _DEFAULT_TRAIN.get(n, 1000 * n)
         n_train = check_int(n_train, "n_train", minimum=2)
         X = rng.uniform(target.low, target.high, size=(n_train, n))
     else:
@@ -650,7 +650,7 @@ def _run(target, configurations, activation, *, experiment, theorem, fit, n_trai
     if points_per_axis is None:
         points_per_axis = _DEFAULT_POINTS.get(n, 11)
     if n_train is None:
-        n_train = _DEFAULT_TRAIN.get(n, 512 * n)
+        n_train = _DEFAULT_TRAIN.get(n, 1000 * n)
     grid = evaluation_grid(target.low, target.high, points_per_axis)
     g_grid = target(grid)
     seed_value = _seed_value(seed)

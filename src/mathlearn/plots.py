@@ -25,6 +25,7 @@ __all__ = [
     "plot_shapley_summary",
     "plot_shapley_waterfall",
     "plot_value_function",
+    "require_matplotlib",
 ]
 
 DPI = 100
@@ -32,14 +33,21 @@ _POSITIVE = "#d62728"
 _NEGATIVE = "#1f77b4"
 
 
-def _new_figure(figsize):
+def require_matplotlib():
+    """Raise ImportError with the install command when matplotlib is missing."""
     try:
-        from matplotlib.figure import Figure
+        import matplotlib  # noqa: F401
     except ImportError:
         raise ImportError(
             "mathlearn.plots needs matplotlib, which is not installed. Install it with "
             "pip install 'mathlearn[examples]' or pip install matplotlib."
         ) from None
+
+
+def _new_figure(figsize):
+    require_matplotlib()
+    from matplotlib.figure import Figure
+
     return Figure(figsize=figsize, dpi=DPI, layout="constrained")
 
 
