@@ -1,5 +1,6 @@
 """The command line: demo, fit, help and errors."""
 
+import importlib.util
 import io
 import subprocess
 import sys
@@ -9,6 +10,8 @@ import numpy as np
 import pytest
 
 from mathlearn import cli
+
+PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 
 
 def _run(argv):
@@ -87,10 +90,20 @@ def test_fit_bad_hidden_option(tmp_path):
     assert "expected a positive integer; got 0" in err
 
 
-def test_demo_runs_end_to_end():
+def test_demo_runs_end_to_end(tmp_path):
     pytest.importorskip("sklearn")
-    code, out, err = _run(["demo"])
+    argv = ["demo", "--no-progress"]
+    plots_dir = tmp_path / "figures"
+    has_matplotlib = importlib.util.find_spec("matplotlib") is not None
+    if has_matplotlib:
+        argv += ["--plots", str(plots_dir)]
+    code, out, err = _run(argv)
     assert code == 0, err
+    if has_matplotlib:
+        names = ["loss.png", "shapley_bar.png", "shapley_waterfall.png", "shapley_summary.png", "gridworld.png"]
+        for name in names:
+            assert (plots_dir / name).read_bytes()[:8] == PNG_SIGNATURE, name
+            assert f"wrote {plots_dir / name}" in out
     assert "diabetes" in out
     assert "least squares" in out
     assert "sum of phi" in out
@@ -114,3 +127,80 @@ def test_fold_standardization_is_exact():
     np.testing.assert_allclose(folded.forward(X), expected, rtol=1e-12, atol=1e-12)
     # The original network is left unchanged.
     assert not np.shares_memory(folded.params, net.params)
+
+
+def test_fit_writes_plots(tmp_path):
+    pytest.importorskip("matplotlib")
+    path = _write_csv(tmp_path)
+    plots_dir = tmp_path / "new" / "figures"
+    code, out, err = _run(["fit", str(path), "--target", "target", "--epochs", "30", "--plots", str(plots_dir)])
+    assert code == 0, err
+    written = sorted(p.name for p in plots_dir.iterdir())
+    assert written == ["loss.png", "shapley_bar.png", "shapley_summary.png", "shapley_waterfall.png"]
+    for name in written:
+        assert (plots_dir / name).read_bytes()[:8] == PNG_SIGNATURE
+
+
+def test_fit_report_records_test_loss(tmp_path):
+    from mathlearn import datasets
+    from mathlearn._report import FitSettings, fit_and_explain
+
+    path = _write_csv(tmp_path)
+    data = datasets.load_csv(str(path), "target")
+    report = fit_and_explain(data, FitSettings(epochs=25, progress=False), io.StringIO())
+    assert report.train_loss.shape == (26,)
+    assert report.test_loss.shape == (26,)
+    assert np.isfinite(report.test_loss).all()
+    # Full-batch gradient descent with a small step lowers the training loss.
+    assert report.train_loss[-1] < report.train_loss[0]
+    assert report.all_phi.shape == (24, 3)
+
+
+def test_approx_prints_table():
+    code, out, err = _run(["approx", "--theorem", "hornik", "--widths", "1,4,16", "--points", "301"])
+    assert code == 0, err
+    assert "Hornik" in out
+    assert "grid of 301 = 301 points" in out
+    header = next(line for line in out.splitlines() if line.split()[:3] == ["width", "depth", "P"])
+    rows = out.splitlines()[out.splitlines().index(header) + 1:][:3]
+    assert [int(line.split()[0]) for line in rows] == [1, 4, 16]
+    assert [int(line.split()[2]) for line in rows] == [4, 13, 49]
+
+
+def test_approx_all_theorems_with_plots(tmp_path):
+    pytest.importorskip("matplotlib")
+    plots_dir = tmp_path / "approx"
+    code, out, err = _run([
+        "approx", "--target", "abs", "--widths", "2,8", "--depths", "1,2", "--fit", "lstsq",
+        "--points", "101", "--plots", str(plots_dir), "--no-progress",
+    ])
+    assert code == 0, err
+    for theorem in ("Cybenko", "Hornik", "Kidger-Lyons", "Leshno-Lin-Pinkus-Schocken"):
+        assert theorem in out
+    assert "E_1(g) = 0.5" in out
+    names = sorted(p.name for p in plots_dir.iterdir())
+    assert "approx_width.png" in names
+    assert "approx_depth.png" in names
+    assert "approx_params.png" in names
+    for name in names:
+        assert (plots_dir / name).read_bytes()[:8] == PNG_SIGNATURE
+
+
+def test_approx_rejects_activation_against_theorem():
+    code, _, err = _run(["approx", "--theorem", "cybenko", "--activation", "relu"])
+    assert code == 2
+    assert "sigmoidal" in err
+
+
+def test_approx_rejects_bad_widths():
+    code, _, err = _run(["approx", "--widths", "4,x"])
+    assert code == 2
+    assert "expected a positive integer; got 'x'" in err
+
+
+def test_plots_directory_that_cannot_be_made(tmp_path):
+    blocker = tmp_path / "file"
+    blocker.write_text("")
+    code, _, err = _run(["approx", "--theorem", "relu", "--plots", str(blocker / "sub")])
+    assert code == 2
+    assert "cannot create directory" in err
