@@ -36,7 +36,7 @@ def test_best_cubic_quadratic_error_is_one_quarter():
 
 
 def test_best_quadratic_error_of_abs_on_grid():
-    # Over [-1, 1] the answer is x^2 + 1/8 with error 1/8 at 0, +-1/sqrt(2)
+    # Over [-1, 1] the minimax quadratic is x^2 + 1/8, with error 1/8 at 0, +-1/sqrt(2)
     # and +-1. +-1/sqrt(2) lies between grid points (spacing h = 1e-3), and
     # the error curve is flat there with |e''| = 2, so the grid value is at
     # most 2 h^2 / 8 below 1/8.
@@ -57,7 +57,7 @@ def test_sup_error_is_max_abs_difference():
 @pytest.mark.parametrize("activation", ["tanh", "sigmoid", "relu"])
 def test_lstsq_residual_nonincreasing_in_width(activation):
     # Width w uses the first w units of one pool, so the column space of the
-    # least-squares design grows with w and the residual cannot grow; only
+    # least-squares design grows with w and the residual cannot grow. Only
     # rounding (relative size about P eps) can make it look larger.
     result = A.width_experiment("sine", activation, (1, 2, 4, 8, 16, 32), points_per_axis=201)
     residual = result.train_rms
@@ -164,6 +164,22 @@ def test_higher_degree_polynomial_activation():
     result = A.polynomial_experiment("sine", name, (2, 8, 32), points_per_axis=201)
     assert (result.sup_error >= result.reference_error - 1e-9).all()
     assert degree >= 2
+
+
+@pytest.mark.parametrize("k", [0, 2, 3, 5])
+def test_polynomial_degree_found_from_values(monkeypatch, k):
+    # A record without a degree attribute, as a new activation t -> t^k might be.
+    record = activations.Activation(
+        f"power{k}", 99, lambda z: np.asarray(z, dtype=float) ** k, lambda z: k * np.asarray(z) ** max(k - 1, 0),
+        bounded=False, polynomial=True,
+    )
+    monkeypatch.setitem(activations.ACTIVATIONS, record.name, record)
+    assert A.polynomial_degree(record.name) == k
+
+
+def test_polynomial_degree_of_identity_and_tanh():
+    assert A.polynomial_degree("identity") == 1
+    assert A.polynomial_degree("tanh") is None
 
 
 def test_polynomial_experiment_rejects_tanh():

@@ -106,7 +106,8 @@ def test_value_function_heatmap_and_arrows(tmp_path):
     arrows = [child for child in ax.texts if getattr(child, "arrow_patch", None) is not None]
     assert len(arrows) == int(optimal.sum())
     values = [t.get_text() for t in ax.texts if t.get_text()]
-    assert "24.4" in values and "22.0" in values
+    assert "24.4" in values
+    assert "22.0" in values
     assert ax.get_xlabel() == "column"
     assert png_size(path) == expected_size(fig)
 

@@ -41,9 +41,9 @@ Fitting
 ``fit="lstsq"``: the first hidden layer is random (see
 :func:`random_first_layer`), inner layers keep the MLP's initialization,
 and the output layer is the least-squares solution on the training points.
-For one hidden layer this is the random-feature model; widths share one
-pool of hidden units (width w uses the first w), so the training residual
-cannot grow with width.
+For one hidden layer this is the random-feature model. In a width
+experiment all widths share one pool of hidden units, and width w uses the
+first w. So the training residual cannot grow with width.
 ``fit="lbfgs"``: starts from the ``"lstsq"`` network and minimizes the
 mean squared error over all parameters with SciPy's L-BFGS-B.
 ``fit="gd"``: starts from the ``"lstsq"`` network and runs full-batch
@@ -507,10 +507,10 @@ def fit_network(
     net.weights[0][...] = W
     net.biases[0][...] = b
     for W_inner, b_inner in zip(net.weights[1:-1], net.biases[1:-1]):
-        # Near-identity inner layers: for relu, whose hidden values are >= 0,
-        # an exact identity would make the deep network equal the one-layer
-        # network, so training starts from a fit at least that good. The
-        # noise breaks the symmetry between units.
+        # Near-identity inner layers. Hidden relu values are >= 0, so with an
+        # exact identity the deep network would equal the one-layer network.
+        # The small noise breaks the symmetry between units, and training
+        # starts close to the one-layer fit.
         width = W_inner.shape[0]
         W_inner[...] = np.eye(width) + rng.normal(scale=0.1 / math.sqrt(width), size=W_inner.shape)
         b_inner[...] = 0.0
@@ -850,23 +850,35 @@ def kidger_lyons_width(n_inputs: int, n_outputs: int = 1) -> int:
 def polynomial_degree(activation: str) -> int | None:
     """Return the degree k of a polynomial sigma, or None when sigma is not a polynomial.
 
-    ``identity`` has degree 1. Other polynomial activations must carry a
-    ``degree`` attribute on their :class:`mathlearn.activations.Activation`
-    record; without one the degree is unknown and this raises ValueError.
+    The degree comes from a ``degree`` attribute of the activation record
+    when it has one. Otherwise it is the smallest k whose finite differences
+    of order k + 1 vanish on the integers -8, ..., 8, where a polynomial of
+    degree k <= 12 with moderate integer coefficients is evaluated exactly
+    in float64.
+
+    Raises
+    ------
+    ValueError
+        If sigma is marked polynomial but no degree up to 12 fits.
     """
     from . import activations
 
     sigma = activations.get(activation)
     if not sigma.polynomial:
         return None
-    if sigma.name == "identity":
-        return 1
     degree = getattr(sigma, "degree", None)
-    if degree is None:
-        raise ValueError(
-            f"activation {activation!r} is a polynomial of unknown degree; pass degree= explicitly."
-        )
-    return check_int(degree, "degree", minimum=0)
+    if degree is not None:
+        return check_int(degree, "degree", minimum=0)
+    values = np.asarray(sigma.sigma(np.arange(-8.0, 9.0)), dtype=np.float64)
+    scale = np.abs(values).max()
+    for order in range(1, 14):
+        values = np.diff(values)
+        if np.abs(values).max() <= 1e-12 * scale:
+            return order - 1
+    raise ValueError(
+        f"activation {activation!r} is marked polynomial, but no degree up to 12 fits its values "
+        f"on -8, ..., 8. Pass degree= explicitly."
+    )
 
 
 def polynomial_experiment(

@@ -324,9 +324,9 @@ def plot_value_function(grid, v, policy=None, *, decimals=1, title=None, path=No
     v : array_like of shape (S,)
         State values, S = n_rows * n_cols, cell (r, c) at index r * n_cols + c.
     policy : array_like, optional
-        One action per state, shape (S,) of int; or shape (S, A) of
-        probabilities or booleans, where every action with a positive entry
-        gets an arrow (ties drawn as several arrows). Terminal states get none.
+        One action per state, shape (S,) of int, or shape (S, A) of
+        probabilities or booleans. Every action with a positive entry gets
+        an arrow, so ties show as several arrows. Terminal states get none.
     decimals : int
         Decimals of the value printed in each cell.
     title : str, optional
