@@ -89,6 +89,9 @@ def fit_and_explain(dataset, settings: FitSettings, out, *, explain_row: int | N
     standardized with training-set statistics, and the network trained by
     gradient descent or SGD. The Shapley game of a test row x is v_x(S) = mean over training
     rows b of f(x on S, b off S), in the target's original units.
+
+    With ``settings.plots_dir``, the loss curves and the Shapley figures are
+    also written there as PNG files (see :func:`_write_fit_figures`).
     """
     import mathlearn as ml
     from mathlearn import shapley
