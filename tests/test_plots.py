@@ -178,3 +178,32 @@ def test_value_function_rejects_bad_policy():
     grid = mdp.examples.gridworld_5x5()
     with pytest.raises(ValueError, match="actions in 0 .. 3"):
         plots.plot_value_function(grid, np.zeros(25), np.full(25, 7))
+
+
+def test_approximation_fit_2d_heatmaps(tmp_path):
+    result = A.width_experiment("peak", "tanh", (4, 16), points_per_axis=21, n_train=300)
+    path = tmp_path / "fit2d.png"
+    fig = plots.plot_approximation_fit(result, points=11, path=path)
+    images = [ax.images[0] for ax in fig.axes if ax.images]
+    assert len(images) == 3
+    grid = A.evaluation_grid([-1, -1], [1, 1], 11)
+    g = result.target_spec(grid).reshape(11, 11).T
+    f = result.networks[-1].forward(grid)[:, 0].reshape(11, 11).T
+    np.testing.assert_allclose(images[0].get_array(), g)
+    np.testing.assert_allclose(images[2].get_array(), np.abs(f - g))
+    assert png_size(path) == expected_size(fig)
+
+
+def test_approximation_fit_2d_orientation():
+    def x1_minus_x2_squared(X):
+        return X[:, 0] - X[:, 1] ** 2
+
+    result = A.width_experiment(x1_minus_x2_squared, "tanh", (4,), box=([0, 0], [1, 2]),
+                                points_per_axis=11, n_train=100)
+    image = plots.plot_approximation_fit(result, points=5).axes[0].images[0]
+    values = np.asarray(image.get_array())
+    # With origin="lower", row 0 is x2 = 0 and x1 grows along it from 0 to 1.
+    np.testing.assert_allclose(values[0], np.linspace(0, 1, 5))
+    # Column 0 is x1 = 0 and x2 grows up it from 0 to 2.
+    np.testing.assert_allclose(values[:, 0], -np.linspace(0, 2, 5) ** 2)
+    assert image.get_extent() == [0.0, 1.0, 0.0, 2.0]

@@ -372,7 +372,7 @@ def run_density_experiments(theorems, target, out, *, activation=None, widths=No
             path = os.path.join(plots_dir, "approx_depth.png")
             plots.plot_approximation(depth_results, x="depth", path=path)
             written.append(path)
-        if results[0].n_inputs == 1:
+        if results[0].n_inputs in (1, 2):
             for result, theorem in zip(results, theorems):
                 path = os.path.join(plots_dir, f"approx_fit_{theorem}.png")
                 plots.plot_approximation_fit(result, path=path)

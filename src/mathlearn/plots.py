@@ -462,17 +462,21 @@ def plot_approximation(results, x=None, *, title=None, path=None):
     return _finish(fig, path)
 
 
-def plot_approximation_fit(result, rows=None, *, points=1001, title=None, path=None):
-    """Plot the target and the fitted networks of a 1-D experiment.
+def plot_approximation_fit(result, rows=None, *, points=None, title=None, path=None):
+    """Plot the target beside fitted networks of an experiment.
+
+    For n = 1 one axes shows g and the chosen networks as curves. For n = 2
+    three heatmaps show g, the last chosen network f and |f - g|.
 
     Parameters
     ----------
     result : ApproximationResult
-        A result with n_inputs == 1 and its ``networks``.
+        A result with n_inputs 1 or 2, its ``networks`` and ``target_spec``.
     rows : sequence of int, optional
-        Rows (networks) to draw; by default the first, middle and last.
-    points : int
-        Points on the x axis.
+        Rows (networks) to draw. By default the first, middle and last for
+        n = 1, and the last for n = 2.
+    points : int, optional
+        Points per axis: 1001 for n = 1 and 101 for n = 2 by default.
     title : str, optional
     path : str or path-like, optional
 
@@ -480,19 +484,24 @@ def plot_approximation_fit(result, rows=None, *, points=1001, title=None, path=N
     -------
     matplotlib.figure.Figure
     """
-    if result.n_inputs != 1:
+    if result.n_inputs not in (1, 2):
         raise ValueError(
-            f"plot_approximation_fit draws 1-D experiments only; got n_inputs = {result.n_inputs}. "
-            f"Use plot_approximation for the errors."
+            f"plot_approximation_fit draws 1-D and 2-D experiments only; got n_inputs = "
+            f"{result.n_inputs}. Use plot_approximation for the errors."
         )
-    if not result.networks:
-        raise ValueError("result.networks is empty, so there is nothing to draw.")
+    if not result.networks or result.target_spec is None:
+        raise ValueError("result has no networks or no target_spec, so there is nothing to draw.")
     count = len(result.networks)
     if rows is None:
-        rows = sorted({0, count // 2, count - 1})
+        rows = sorted({0, count // 2, count - 1}) if result.n_inputs == 1 else [count - 1]
     rows = [check_int(r, "rows[i]", minimum=0, maximum=count - 1) for r in rows]
+    if points is None:
+        points = 1001 if result.n_inputs == 1 else 101
     points = check_int(points, "points", minimum=2)
     target = result.target_spec
+
+    if result.n_inputs == 2:
+        return _plot_fit_2d(result, rows[-1], points, title, path)
 
     fig = _new_figure((6.5, 4.0))
     ax = fig.add_subplot()
@@ -505,4 +514,31 @@ def plot_approximation_fit(result, rows=None, *, points=1001, title=None, path=N
     ax.set_ylabel("f(x)")
     ax.set_title(title or f"Fitted networks, sigma = {result.activation}")
     ax.legend(fontsize=8)
+    return _finish(fig, path)
+
+
+def _plot_fit_2d(result, row, points, title, path):
+    from .approximation import evaluation_grid
+
+    target = result.target_spec
+    grid = evaluation_grid(target.low, target.high, points)
+    g = target(grid).reshape(points, points)
+    f = result.networks[row].forward(grid)[:, 0].reshape(points, points)
+    # evaluation_grid varies the last coordinate fastest, so row i of the
+    # reshaped arrays is x1 = const; transposing puts x1 on the horizontal axis.
+    extent = (target.low[0], target.high[0], target.low[1], target.high[1])
+    panels = [
+        (g.T, f"target {result.target}"),
+        (f.T, f"network: width {result.widths[row]}, depth {result.depths[row]}, P = {result.n_params[row]}"),
+        (np.abs(f - g).T, "|f - g|"),
+    ]
+    fig = _new_figure((13.0, 4.0))
+    axes = fig.subplots(1, 3)
+    for ax, (values, label) in zip(axes, panels):
+        image = ax.imshow(values, origin="lower", extent=extent, cmap="viridis", aspect="auto")
+        fig.colorbar(image, ax=ax)
+        ax.set_title(label, fontsize=9)
+        ax.set_xlabel("x1")
+        ax.set_ylabel("x2")
+    fig.suptitle(title or f"Fit with sigma = {result.activation}")
     return _finish(fig, path)
