@@ -211,6 +211,40 @@ def test_depth_helps_narrow_relu_network():
     assert result.sup_error[1] < result.sup_error[0] / 2
 
 
+def test_deepened_relu_network_is_same_function():
+    rng = np.random.default_rng(4)
+    net = ml.MLP([2, 5, 5, 1], activation="relu", seed=4)
+    net.params = rng.normal(size=net.n_params)
+    deeper = A.deepen_relu_network(net, 5)
+    assert deeper.layer_sizes == (2, 5, 5, 5, 5, 5, 1)
+    X = rng.normal(size=(200, 2)) * 3
+    # I h + 0 and relu(h) = h for h >= 0 are exact in floating point.
+    np.testing.assert_array_equal(deeper.forward(X), net.forward(X))
+
+
+def test_deepen_rejects_tanh_network():
+    with pytest.raises(ValueError, match="relu network"):
+        A.deepen_relu_network(ml.MLP([1, 4, 1], activation="tanh"), 3)
+
+
+def test_warm_start_training_error_nonincreasing_in_depth():
+    # Each depth may start from the previous network deepened by identity
+    # layers, which has the same training error, and L-BFGS-B keeps its
+    # start unless it finds a lower error. Rounding of the two loss formulas
+    # (the library's MSE and numpy's mean) differs by a few eps.
+    result = A.depth_experiment("sine", "relu", (1, 2, 3, 5), maxiter=100, restarts=1, points_per_axis=201)
+    residual = result.train_rms
+    for d in range(len(residual) - 1):
+        assert residual[d + 1] <= residual[d] * (1 + 1e-10), residual
+
+
+def test_warm_start_rules():
+    with pytest.raises(ValueError, match="warm_start needs relu"):
+        A.depth_experiment("sine", "tanh", (1, 2), warm_start=True)
+    with pytest.raises(ValueError, match="depths must be increasing"):
+        A.depth_experiment("sine", "relu", (3, 2))
+
+
 def test_density_experiment_dispatch():
     result = A.density_experiment("kidger-lyons", "abs", depths=(1, 2), fit="lstsq", points_per_axis=51)
     assert result.experiment == "depth"

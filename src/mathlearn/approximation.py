@@ -70,6 +70,7 @@ __all__ = [
     "THEOREMS",
     "Target",
     "best_polynomial_error",
+    "deepen_relu_network",
     "density_experiment",
     "depth_experiment",
     "evaluation_grid",
@@ -478,7 +479,7 @@ def fit_network(
         The fitted float64 network.
     X_train, y_train : ndarray of shapes (n_train, n) and (n_train,)
     """
-    from . import MLP, training
+    from . import MLP
 
     target = get_target(target, box)
     fit = check_choice(fit, "fit", FITS)
@@ -516,13 +517,55 @@ def fit_network(
         W_inner[...] = np.eye(width) + rng.normal(scale=0.1 / math.sqrt(width), size=W_inner.shape)
         b_inner[...] = 0.0
     _solve_output_layer(net, X, y)
+    _train_all_layers(net, X, y, fit, maxiter=maxiter, epochs=epochs, lr=lr, seed=rng)
+    return net, X, y
+
+
+def _train_all_layers(net, X, y, fit, *, maxiter, epochs, lr, seed):
+    """Apply the ``"lbfgs"`` or ``"gd"`` step of ``fit`` to ``net`` in place."""
+    from . import training
+
     if fit == "lbfgs":
         _lbfgs(net, X, y, maxiter)
     elif fit == "gd":
         epochs = check_int(epochs, "epochs", minimum=1)
         lr = check_real(lr, "lr", low=0.0, low_open=True)
-        training.train(net, X, y, epochs=epochs, lr=lr, test_size=0, seed=rng)
-    return net, X, y
+        training.train(net, X, y, epochs=epochs, lr=lr, test_size=0, seed=seed)
+
+
+def deepen_relu_network(net, depth: int):
+    """Return a relu network with ``depth`` hidden layers that computes the same function as ``net``.
+
+    The new hidden layers, each W = I and b = 0, go just before the output
+    layer. They change nothing because their inputs are relu outputs, which
+    are >= 0, and relu(t) = t for t >= 0. All hidden layers of ``net`` must
+    have one width.
+
+    Raises
+    ------
+    ValueError
+        If ``net`` is not a relu network of equal hidden widths, or ``depth``
+        is smaller than its number of hidden layers.
+    """
+    from . import MLP
+
+    sizes = net.layer_sizes
+    hidden = sizes[1:-1]
+    if net.activation != "relu" or not hidden or len(set(hidden)) != 1:
+        raise ValueError(f"net must be a relu network with hidden layers of one width; got {net!r}.")
+    depth = check_int(depth, "depth", minimum=len(hidden))
+    width = hidden[0]
+    deeper = MLP([sizes[0], *([width] * depth), sizes[-1]], activation="relu", dtype=net.dtype)
+    n_hidden = len(hidden)
+    for l in range(n_hidden):
+        deeper.weights[l][...] = net.weights[l]
+        deeper.biases[l][...] = net.biases[l]
+    for l in range(n_hidden, depth):
+        deeper.weights[l][...] = np.eye(width)
+        deeper.biases[l][...] = 0.0
+    deeper.weights[-1][...] = net.weights[-1]
+    deeper.biases[-1][...] = net.biases[-1]
+    return deeper
 
 
 # ----------------------------------------------------------------------
@@ -611,12 +654,17 @@ class ApproximationResult:
         return "\n".join(lines)
 
 
-def _best_of(restarts, target, hidden, activation, *, seed, **options):
+def _best_of(restarts, target, hidden, activation, *, seed, candidate=None, **options):
     """Fit ``restarts`` networks from independent starts; keep the lowest training MSE.
 
+    A fitted ``candidate`` network, if given, competes too and wins ties.
     The choice uses the training points only, never the evaluation grid.
     """
     best = None
+    if candidate is not None:
+        X = np.asarray(options["X_train"], dtype=np.float64)
+        y = get_target(target)(X)
+        best = (float(np.mean((candidate.forward(X)[:, 0] - y) ** 2)), candidate, X, y)
     for _ in range(restarts):
         net, X, y = fit_network(target, hidden, activation, seed=seed, **options)
         mse = float(np.mean((net.forward(X)[:, 0] - y) ** 2))
@@ -645,7 +693,7 @@ def _seed_value(seed):
 
 def _run(target, configurations, activation, *, experiment, theorem, fit, n_train, points_per_axis,
          seed, maxiter, epochs, lr, restarts=1, pool_width=None, show_progress=None, degree=None,
-         reference=None):
+         reference=None, warm_start=False):
     """Fit one network per (width, depth) and measure each on the grid."""
     n = target.n_inputs
     if points_per_axis is None:
@@ -680,9 +728,14 @@ def _run(target, configurations, activation, *, experiment, theorem, fit, n_trai
                         unit="net", show=show_progress)
         for (width, depth), row_rng in zip(bar, row_rngs):
             first = None if pool is None else (pool[0][:width], pool[1][:width])
+            candidate = None
+            if warm_start and networks:
+                candidate = deepen_relu_network(networks[-1], depth)
+                _train_all_layers(candidate, X, y, fit, maxiter=maxiter, epochs=epochs, lr=lr, seed=row_rng)
             net, X, y = _best_of(
                 restarts, target, (width,) * depth, activation, fit=fit, X_train=X_train,
                 seed=row_rng, first_layer=first, maxiter=maxiter, epochs=epochs, lr=lr,
+                candidate=candidate,
             )
             f_grid = net.forward(grid)[:, 0]
             f_train = net.forward(X)[:, 0]
@@ -811,6 +864,7 @@ def depth_experiment(
     epochs: int = 2000,
     lr: float = 0.05,
     restarts: int = 3,
+    warm_start: bool | None = None,
     progress=None,
 ) -> ApproximationResult:
     """Fit networks of fixed width and growing depth and measure their errors.
@@ -818,7 +872,15 @@ def depth_experiment(
     The width defaults to n + m + 2 = n + 3 (one output), the width of the
     theorem of Kidger and Lyons (2020). Only the output layer is solved by
     least squares, so the default fit is ``"lbfgs"``, which trains every
-    layer.
+    layer. Narrow deep networks often stop in poor local minima, so each
+    fit from random weights keeps the best of ``restarts`` (3) starts.
+
+    With ``warm_start`` (the default for relu, and allowed only for relu),
+    each depth after the first also fits one more candidate: the previous
+    network with identity layers inserted (:func:`deepen_relu_network`),
+    which computes the same function, trained further. Since ``"lbfgs"``
+    never returns a point worse than its start, the training error is then
+    non-increasing in depth. Depths must be increasing.
 
     Parameters are those of :func:`width_experiment`, with ``depths`` (the
     numbers of hidden layers, each >= 1) in place of ``widths``.
@@ -836,11 +898,25 @@ def depth_experiment(
     if width is None:
         width = kidger_lyons_width(target.n_inputs, 1)
     width = check_int(width, "width", minimum=1)
+    if warm_start is None:
+        warm_start = activation == "relu"
+    if warm_start:
+        if activation != "relu":
+            raise ValueError(
+                f"warm_start needs relu, whose identity layers change nothing; got activation "
+                f"{activation!r}. Pass warm_start=False."
+            )
+        if any(b <= a for a, b in zip(depths, depths[1:])):
+            raise ValueError(
+                f"depths must be increasing for warm_start; got {list(depths)}. Sort them, or "
+                f"pass warm_start=False."
+            )
     return _run(
         target, [(width, d) for d in depths], activation, experiment="depth",
         theorem=f"Kidger-Lyons (width {width}, growing depth)", fit=fit, n_train=n_train,
         points_per_axis=points_per_axis, seed=seed, maxiter=maxiter, epochs=epochs, lr=lr,
         restarts=check_int(restarts, "restarts", minimum=1), show_progress=progress,
+        warm_start=bool(warm_start),
     )
 
 
