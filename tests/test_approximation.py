@@ -318,3 +318,15 @@ def test_import_stays_free_of_matplotlib():
 def test_mlp_class_is_the_library_network():
     result = A.width_experiment("sine", "tanh", (3,), points_per_axis=11, n_train=20)
     assert isinstance(result.networks[0], ml.MLP)
+
+
+@pytest.mark.slow
+def test_default_experiments_show_each_theorem():
+    cybenko = A.density_experiment("cybenko", "sine")
+    hornik = A.density_experiment("hornik", "sine")
+    leshno = A.density_experiment("leshno", "sine")
+    deep = A.density_experiment("kidger-lyons", "sine")
+    assert cybenko.sup_error[-1] < 1e-3
+    assert hornik.sup_error[-1] < 1e-3
+    assert (leshno.sup_error >= leshno.reference_error - 1e-9).all()
+    assert deep.sup_error[-1] < deep.sup_error[0] / 5
