@@ -349,11 +349,13 @@ def best_polynomial_error(target, degree: int, *, box=None, points_per_axis=None
 def random_first_layer(width: int, low, high, activation: str, seed=None) -> tuple[np.ndarray, np.ndarray]:
     """Draw the first layer (W_1, b_1) of a random-feature network on a box.
 
-    Hidden unit j computes sigma(s_j u_j . D^{-1} (x - c_j)): a direction
-    u_j uniform on the unit sphere, a slope s_j uniform in [1, 10) (only its
-    sign matters for relu, which is positively homogeneous), a center c_j
-    uniform in the box, and D the diagonal of half side lengths. So every
-    unit changes fastest inside the box, at c_j.
+    Hidden unit j computes sigma(s_j u_j . D^{-1} (x - c_j)). Here u_j is a
+    direction uniform on the unit sphere, s_j a slope uniform in [1, 10),
+    c_j a center uniform in the box, and D the diagonal of half side
+    lengths. So every unit changes fastest inside the box, at c_j. For relu
+    the slope only rescales the unit, because relu is positively
+    homogeneous, and the output layer absorbs that factor. For sigmoid,
+    whose slope at 0 is a quarter of tanh's, s_j is multiplied by 4.
 
     Returns
     -------
