@@ -200,8 +200,20 @@ def test_approx_rejects_bad_widths():
 
 
 def test_plots_directory_that_cannot_be_made(tmp_path):
+    pytest.importorskip("matplotlib")
     blocker = tmp_path / "file"
     blocker.write_text("")
     code, _, err = _run(["approx", "--theorem", "relu", "--plots", str(blocker / "sub")])
     assert code == 2
     assert "cannot create directory" in err
+
+
+def test_plots_without_matplotlib_leave_no_directory(tmp_path, monkeypatch):
+    import sys
+
+    monkeypatch.setitem(sys.modules, "matplotlib", None)
+    plots_dir = tmp_path / "figures"
+    code, _, err = _run(["approx", "--theorem", "relu", "--plots", str(plots_dir)])
+    assert code == 2
+    assert "pip install 'mathlearn[examples]'" in err
+    assert not plots_dir.exists()

@@ -165,6 +165,8 @@ def _plots_dir(args):
     """Create the --plots directory before any work, so a bad path fails early."""
     if args.plots is None:
         return None
+    # Check matplotlib first, so a missing install leaves no empty directory.
+    _require_matplotlib()
     try:
         os.makedirs(args.plots, exist_ok=True)
     except OSError as exc:
@@ -182,9 +184,6 @@ def run_demo(args, out) -> int:
           file=out)
     print(f"target: {data.target_name}; source: {data.description}", file=out)
     settings = _settings(args)
-    if settings.plots_dir is not None:
-        # Plots are made at the end; fail now, before the work, if matplotlib is missing.
-        _require_matplotlib()
     fit_and_explain(data, settings, out, explain_row=args.row)
     print(file=out)
     print("== 2. The 5x5 gridworld (Sutton and Barto, Example 3.5) ==", file=out)
@@ -202,8 +201,6 @@ def run_fit(args, out) -> int:
     print(f"== An MLP on {args.csv}: {data.X.shape[0]} rows, {data.X.shape[1]} features, "
           f"target {data.target_name!r} ==", file=out)
     settings = _settings(args, max_background=args.background)
-    if settings.plots_dir is not None:
-        _require_matplotlib()
     fit_and_explain(data, settings, out, explain_row=args.row)
     return 0
 
@@ -213,8 +210,6 @@ def run_approx(args, out) -> int:
     from .approximation import THEOREMS
 
     plots_dir = _plots_dir(args)
-    if plots_dir is not None:
-        _require_matplotlib()
     theorems = list(THEOREMS) if args.theorem == "all" else [args.theorem]
     run_density_experiments(
         theorems, args.target, out, activation=args.activation, widths=args.widths,
