@@ -2,6 +2,7 @@
 
 import importlib.util
 import io
+import re
 import subprocess
 import sys
 from contextlib import redirect_stderr, redirect_stdout
@@ -217,3 +218,17 @@ def test_plots_without_matplotlib_leave_no_directory(tmp_path, monkeypatch):
     assert code == 2
     assert "pip install 'mathlearn[examples]'" in err
     assert not plots_dir.exists()
+
+
+def test_fit_divergence_names_epoch(tmp_path):
+    path = _write_csv(tmp_path)
+    argv = ["fit", str(path), "--target", "target", "--activation", "relu", "--lr", "100", "--epochs", "20"]
+    code, _, err = _run(argv)
+    assert code == 2
+    assert "training diverged" in err
+    match = re.search(r"in epoch (\d+) of 20", err)
+    assert match is not None, err
+    # The epoch is counted over the whole run, not per call of ml.train.
+    assert int(match.group(1)) > 1
+    assert f"after epoch {int(match.group(1)) - 1}" in err
+    assert "Lower --lr" in err

@@ -1,4 +1,4 @@
-"""The workflows behind ``mathlearn demo`` and ``mathlearn fit``.
+"""The workflows behind ``mathlearn demo``, ``mathlearn fit`` and ``mathlearn approx``.
 
 Each step prints to a text stream, so the command line and the tests share
 one implementation.
@@ -248,7 +248,14 @@ def _train_with_history(net, Z_train, t_train, Z_test, t_test, settings, rng):
                 test_size=0, seed=rng,
             )
         except ValueError as exc:
-            raise ValueError(f"in epoch {epoch} of {epochs}: {exc}") from None
+            if not str(exc).startswith("training diverged"):
+                raise
+            # ml.train counts from 1 in every call, so its epoch numbers are replaced.
+            raise ValueError(
+                f"training diverged: the training loss became infinite or NaN in epoch {epoch} of "
+                f"{epochs} with lr={settings.lr}. Lower --lr (for example to {settings.lr / 10:g}). "
+                f"The parameters were restored to their values after epoch {epoch - 1}."
+            ) from None
         train_loss[epoch] = history.train_loss[-1]
         if len(Z_test):
             test_loss[epoch] = net.loss(Z_test, t_test)
