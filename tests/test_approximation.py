@@ -330,3 +330,13 @@ def test_default_experiments_show_each_theorem():
     assert hornik.sup_error[-1] < 1e-3
     assert (leshno.sup_error >= leshno.reference_error - 1e-9).all()
     assert deep.sup_error[-1] < deep.sup_error[0] / 5
+
+
+def test_three_inputs_callable_target():
+    def plane(X):
+        return X.sum(axis=1)
+
+    result = A.width_experiment(plane, "identity", (3,), box=([0, 0, 0], [1, 1, 1]), n_train=50)
+    assert result.n_inputs == 3
+    assert result.grid_size == 11**3
+    assert result.sup_error[0] < 1e-12

@@ -232,3 +232,17 @@ def test_fit_divergence_names_epoch(tmp_path):
     assert int(match.group(1)) > 1
     assert f"after epoch {int(match.group(1)) - 1}" in err
     assert "Lower --lr" in err
+
+
+def test_approx_2d_target_plots(tmp_path):
+    pytest.importorskip("matplotlib")
+    plots_dir = tmp_path / "ripple"
+    code, out, err = _run([
+        "approx", "--theorem", "hornik", "--target", "ripple", "--widths", "4,16", "--points", "41",
+        "--n-train", "400", "--plots", str(plots_dir),
+    ])
+    assert code == 0, err
+    assert "grid of 41^2 = 1,681 points" in out
+    assert sorted(p.name for p in plots_dir.iterdir()) == [
+        "approx_fit_hornik.png", "approx_params.png", "approx_width.png",
+    ]
