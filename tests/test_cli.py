@@ -30,6 +30,7 @@ def test_help_lists_commands():
     assert code == 0
     assert "demo" in out
     assert "fit" in out
+    assert "approx" in out
 
 
 def test_module_entry_point():
