@@ -1,6 +1,8 @@
 """The command line: demo, fit, help and errors."""
 
+import importlib.util
 import io
+import re
 import subprocess
 import sys
 from contextlib import redirect_stderr, redirect_stdout
@@ -9,6 +11,8 @@ import numpy as np
 import pytest
 
 from mathlearn import cli
+
+PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 
 
 def _run(argv):
@@ -26,6 +30,7 @@ def test_help_lists_commands():
     assert code == 0
     assert "demo" in out
     assert "fit" in out
+    assert "approx" in out
 
 
 def test_module_entry_point():
@@ -87,17 +92,28 @@ def test_fit_bad_hidden_option(tmp_path):
     assert "expected a positive integer; got 0" in err
 
 
-def test_demo_runs_end_to_end():
+def test_demo_runs_end_to_end(tmp_path):
     pytest.importorskip("sklearn")
-    code, out, err = _run(["demo"])
+    argv = ["demo", "--no-progress"]
+    plots_dir = tmp_path / "figures"
+    has_matplotlib = importlib.util.find_spec("matplotlib") is not None
+    if has_matplotlib:
+        argv += ["--plots", str(plots_dir)]
+    code, out, err = _run(argv)
     assert code == 0, err
+    if has_matplotlib:
+        names = ["loss.png", "shapley_bar.png", "shapley_waterfall.png", "shapley_summary.png", "gridworld.png"]
+        for name in names:
+            assert (plots_dir / name).read_bytes()[:8] == PNG_SIGNATURE, name
+            assert f"wrote {plots_dir / name}" in out
     assert "diabetes" in out
     assert "least squares" in out
     assert "sum of phi" in out
     assert "Features ranked by mean |phi| over the 89 test rows" in out
     assert "converged = True" in out
     # The book's v* top row (Sutton and Barto, Figure 3.5).
-    assert "22.0" in out and "24.4" in out and "19.4" in out and "17.5" in out
+    for value in ("22.0", "24.4", "19.4", "17.5"):
+        assert value in out
 
 
 def test_fold_standardization_is_exact():
@@ -114,3 +130,120 @@ def test_fold_standardization_is_exact():
     np.testing.assert_allclose(folded.forward(X), expected, rtol=1e-12, atol=1e-12)
     # The original network is left unchanged.
     assert not np.shares_memory(folded.params, net.params)
+
+
+def test_fit_writes_plots(tmp_path):
+    pytest.importorskip("matplotlib")
+    path = _write_csv(tmp_path)
+    plots_dir = tmp_path / "new" / "figures"
+    code, out, err = _run(["fit", str(path), "--target", "target", "--epochs", "30", "--plots", str(plots_dir)])
+    assert code == 0, err
+    written = sorted(p.name for p in plots_dir.iterdir())
+    assert written == ["loss.png", "shapley_bar.png", "shapley_summary.png", "shapley_waterfall.png"]
+    for name in written:
+        assert (plots_dir / name).read_bytes()[:8] == PNG_SIGNATURE
+
+
+def test_fit_report_records_test_loss(tmp_path):
+    from mathlearn import datasets
+    from mathlearn._report import FitSettings, fit_and_explain
+
+    path = _write_csv(tmp_path)
+    data = datasets.load_csv(str(path), "target")
+    report = fit_and_explain(data, FitSettings(epochs=25, progress=False), io.StringIO())
+    assert report.train_loss.shape == (26,)
+    assert report.test_loss.shape == (26,)
+    assert np.isfinite(report.test_loss).all()
+    # Full-batch gradient descent with a small step lowers the training loss.
+    assert report.train_loss[-1] < report.train_loss[0]
+    assert report.all_phi.shape == (24, 3)
+
+
+def test_approx_prints_table():
+    code, out, err = _run(["approx", "--theorem", "hornik", "--widths", "1,4,16", "--points", "301"])
+    assert code == 0, err
+    assert "Hornik" in out
+    assert "grid of 301 = 301 points" in out
+    header = next(line for line in out.splitlines() if line.split()[:3] == ["width", "depth", "P"])
+    rows = out.splitlines()[out.splitlines().index(header) + 1:][:3]
+    assert [int(line.split()[0]) for line in rows] == [1, 4, 16]
+    assert [int(line.split()[2]) for line in rows] == [4, 13, 49]
+
+
+def test_approx_all_theorems_with_plots(tmp_path):
+    pytest.importorskip("matplotlib")
+    plots_dir = tmp_path / "approx"
+    code, out, err = _run([
+        "approx", "--target", "abs", "--widths", "2,8", "--depths", "1,2", "--fit", "lstsq",
+        "--points", "101", "--plots", str(plots_dir), "--no-progress",
+    ])
+    assert code == 0, err
+    for theorem in ("Cybenko", "Hornik", "Kidger-Lyons", "Leshno-Lin-Pinkus-Schocken"):
+        assert theorem in out
+    assert "E_1(g) = 0.5" in out
+    names = sorted(p.name for p in plots_dir.iterdir())
+    assert "approx_width.png" in names
+    assert "approx_depth.png" in names
+    assert "approx_params.png" in names
+    for name in names:
+        assert (plots_dir / name).read_bytes()[:8] == PNG_SIGNATURE
+
+
+def test_approx_rejects_activation_against_theorem():
+    code, _, err = _run(["approx", "--theorem", "cybenko", "--activation", "relu"])
+    assert code == 2
+    assert "sigmoidal" in err
+
+
+def test_approx_rejects_bad_widths():
+    code, _, err = _run(["approx", "--widths", "4,x"])
+    assert code == 2
+    assert "expected a positive integer; got 'x'" in err
+
+
+def test_plots_directory_that_cannot_be_made(tmp_path):
+    pytest.importorskip("matplotlib")
+    blocker = tmp_path / "file"
+    blocker.write_text("")
+    code, _, err = _run(["approx", "--theorem", "relu", "--plots", str(blocker / "sub")])
+    assert code == 2
+    assert "cannot create directory" in err
+
+
+def test_plots_without_matplotlib_leave_no_directory(tmp_path, monkeypatch):
+    import sys
+
+    monkeypatch.setitem(sys.modules, "matplotlib", None)
+    plots_dir = tmp_path / "figures"
+    code, _, err = _run(["approx", "--theorem", "relu", "--plots", str(plots_dir)])
+    assert code == 2
+    assert "pip install 'mathlearn[examples]'" in err
+    assert not plots_dir.exists()
+
+
+def test_fit_divergence_names_epoch(tmp_path):
+    path = _write_csv(tmp_path)
+    argv = ["fit", str(path), "--target", "target", "--activation", "relu", "--lr", "100", "--epochs", "20"]
+    code, _, err = _run(argv)
+    assert code == 2
+    assert "training diverged" in err
+    match = re.search(r"in epoch (\d+) of 20", err)
+    assert match is not None, err
+    # The epoch is counted over the whole run, not per call of ml.train.
+    assert int(match.group(1)) > 1
+    assert f"after epoch {int(match.group(1)) - 1}" in err
+    assert "Lower --lr" in err
+
+
+def test_approx_2d_target_plots(tmp_path):
+    pytest.importorskip("matplotlib")
+    plots_dir = tmp_path / "ripple"
+    code, out, err = _run([
+        "approx", "--theorem", "hornik", "--target", "ripple", "--widths", "4,16", "--points", "41",
+        "--n-train", "400", "--plots", str(plots_dir),
+    ])
+    assert code == 0, err
+    assert "grid of 41^2 = 1,681 points" in out
+    assert sorted(p.name for p in plots_dir.iterdir()) == [
+        "approx_fit_hornik.png", "approx_params.png", "approx_width.png",
+    ]

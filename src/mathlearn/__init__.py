@@ -10,6 +10,9 @@ Parts
     Exact Shapley values of cooperative games and of a model at a point.
 ``mathlearn.mdp``
     Finite Markov decision processes and the Bellman equations.
+``mathlearn.approximation``, ``mathlearn.plots``
+    Density experiments (sup-norm error against width and depth) and
+    matplotlib figures for every part.
 
 Subpackages load on first use, so ``import mathlearn`` stays fast.
 """
@@ -35,6 +38,8 @@ _LAZY = {
     "datasets": ("datasets", None),
     "activations": ("activations", None),
     "losses": ("losses", None),
+    "approximation": ("approximation", None),
+    "plots": ("plots", None),
 }
 
 __all__ = sorted([*_LAZY, "set_num_threads", "get_num_threads", "__version__"])

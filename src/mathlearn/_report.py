@@ -1,4 +1,4 @@
-"""The workflows behind ``mathlearn demo`` and ``mathlearn fit``.
+"""The workflows behind ``mathlearn demo``, ``mathlearn fit`` and ``mathlearn approx``.
 
 Each step prints to a text stream, so the command line and the tests share
 one implementation.
@@ -26,6 +26,8 @@ class FitSettings:
     test_size: float = 0.2
     seed: int = 0
     max_background: int | None = None
+    plots_dir: str | None = None
+    progress: bool | None = None
 
 
 @dataclass
@@ -41,6 +43,10 @@ class FitReport:
     prediction: float
     mean_abs_phi: np.ndarray
     ranking: list
+    train_loss: np.ndarray | None = None
+    test_loss: np.ndarray | None = None
+    all_phi: np.ndarray | None = None
+    figures: list | None = None
 
 
 def _rmse(prediction, y) -> float:
@@ -83,6 +89,9 @@ def fit_and_explain(dataset, settings: FitSettings, out, *, explain_row: int | N
     standardized with training-set statistics, and the network trained by
     gradient descent or SGD. The Shapley game of a test row x is v_x(S) = mean over training
     rows b of f(x on S, b off S), in the target's original units.
+
+    With ``settings.plots_dir``, the loss curves and the Shapley figures are
+    also written there as PNG files (see :func:`_write_fit_figures`).
     """
     import mathlearn as ml
     from mathlearn import shapley
@@ -119,16 +128,9 @@ def fit_and_explain(dataset, settings: FitSettings, out, *, explain_row: int | N
         file=out,
     )
     started = time.perf_counter()
-    ml.train(
-        net,
-        Z_train,
-        t_train,
-        epochs=settings.epochs,
-        lr=settings.lr,
-        batch_size=settings.batch_size,
-        test_size=0,
-        seed=rng,
-    )
+    Z_test = (X_test - x_mean) / x_scale
+    t_test = (y_test - y_mean) / y_scale
+    train_loss, test_loss = _train_with_history(net, Z_train, t_train, Z_test, t_test, settings, rng)
     elapsed = time.perf_counter() - started
     folded = fold_standardization(net, x_mean, x_scale, y_mean, y_scale)
 
@@ -177,8 +179,12 @@ def fit_and_explain(dataset, settings: FitSettings, out, *, explain_row: int | N
     )
 
     all_phi = np.empty((len(X_test), n_features))
-    for row, x_row in enumerate(X_test):
+    from ._progress import progress
+
+    rows_bar = progress(X_test, total=len(X_test), desc="Shapley values", unit="row", show=settings.progress)
+    for row, x_row in enumerate(rows_bar):
         all_phi[row] = shapley.exact(shapley.ModelGame(model, x_row, background))
+    rows_bar.close()
     mean_abs = np.abs(all_phi).mean(axis=0)
     order = np.argsort(-mean_abs, kind="stable")
     ranking = [dataset.feature_names[i] for i in order]
@@ -187,6 +193,14 @@ def fit_and_explain(dataset, settings: FitSettings, out, *, explain_row: int | N
     print(f"Features ranked by mean |phi| over the {len(X_test)} test rows ({elapsed:.2f} s in all):", file=out)
     for rank, i in enumerate(order, start=1):
         print(f"  {rank:2d}. {dataset.feature_names[i]:{width}s} {mean_abs[i]:12.4f}", file=out)
+
+    figures = None
+    if settings.plots_dir is not None:
+        figures = _write_fit_figures(
+            settings.plots_dir, out, train_loss=train_loss, test_loss=test_loss, phi=phi, x=x,
+            expected=expected, all_phi=all_phi, X_test=X_test, names=dataset.feature_names,
+            row=explain_row,
+        )
 
     return FitReport(
         train_rmse=train_rmse,
@@ -198,11 +212,80 @@ def fit_and_explain(dataset, settings: FitSettings, out, *, explain_row: int | N
         prediction=prediction,
         mean_abs_phi=mean_abs,
         ranking=ranking,
+        train_loss=train_loss,
+        test_loss=test_loss,
+        all_phi=all_phi,
+        figures=figures,
     )
 
 
-def solve_gridworld(out):
-    """Solve the 5x5 gridworld of Sutton and Barto (Example 3.5) and print it."""
+def _train_with_history(net, Z_train, t_train, Z_test, t_test, settings, rng):
+    """Train one epoch per call of ``ml.train`` and record both losses after each.
+
+    ``ml.train`` measures the test loss only on a split it draws itself, so
+    the test rows of this report are evaluated here. Losses are the MSE of
+    the standardized target.
+
+    Returns
+    -------
+    train_loss, test_loss : ndarray of shape (epochs + 1,)
+        Index 0 before training, index e after epoch e.
+    """
+    import mathlearn as ml
+    from ._progress import progress
+
+    epochs = settings.epochs
+    train_loss = np.empty(epochs + 1)
+    test_loss = np.full(epochs + 1, np.nan)
+    train_loss[0] = net.loss(Z_train, t_train)
+    if len(Z_test):
+        test_loss[0] = net.loss(Z_test, t_test)
+    bar = progress(range(1, epochs + 1), total=epochs, desc="training", unit="epoch", show=settings.progress)
+    for epoch in bar:
+        try:
+            history = ml.train(
+                net, Z_train, t_train, epochs=1, lr=settings.lr, batch_size=settings.batch_size,
+                test_size=0, seed=rng,
+            )
+        except ValueError as exc:
+            if not str(exc).startswith("training diverged"):
+                raise
+            # ml.train counts from 1 in every call, so its epoch numbers are replaced.
+            raise ValueError(
+                f"training diverged: the training loss became infinite or NaN in epoch {epoch} of "
+                f"{epochs} with lr={settings.lr}. Lower --lr (for example to {settings.lr / 10:g}). "
+                f"The parameters were restored to their values after epoch {epoch - 1}."
+            ) from None
+        train_loss[epoch] = history.train_loss[-1]
+        if len(Z_test):
+            test_loss[epoch] = net.loss(Z_test, t_test)
+    bar.close()
+    return train_loss, test_loss
+
+
+def _write_fit_figures(directory, out, *, train_loss, test_loss, phi, x, expected, all_phi, X_test, names, row):
+    """Write the loss curves and the Shapley figures of a fit as PNG files."""
+    import os
+
+    from . import plots
+
+    paths = [os.path.join(directory, name) for name in (
+        "loss.png", "shapley_bar.png", "shapley_waterfall.png", "shapley_summary.png")]
+    plots.plot_loss_curves(train_loss, test_loss, loss_name="MSE (standardized target)", path=paths[0])
+    plots.plot_shapley_bar(phi, names, x=x, title=f"Shapley values of test row {row}", path=paths[1])
+    plots.plot_shapley_waterfall(phi, expected, names, x=x, path=paths[2])
+    plots.plot_shapley_summary(all_phi, names, X=X_test, path=paths[3])
+    for path in paths:
+        print(f"wrote {path}", file=out)
+    return paths
+
+
+def solve_gridworld(out, plots_dir=None):
+    """Solve the 5x5 gridworld of Sutton and Barto (Example 3.5) and print it.
+
+    With ``plots_dir``, also write the value function and the optimal
+    actions to ``gridworld.png`` there.
+    """
     from mathlearn import mdp
 
     grid = mdp.examples.gridworld_5x5()
@@ -223,5 +306,84 @@ def solve_gridworld(out):
     # the book's figure, with 1e-9 more to cover round-off.
     atol = 2 * grid.model.gamma * result.bound + 1e-9
     print("greedy policy (every optimal action drawn, as in Figure 3.5):", file=out)
-    print(grid.format_policy(mdp.optimal_actions(grid.model, result.v, atol=atol)), file=out)
+    optimal = mdp.optimal_actions(grid.model, result.v, atol=atol)
+    print(grid.format_policy(optimal), file=out)
+    if plots_dir is not None:
+        import os
+
+        from . import plots
+
+        path = os.path.join(plots_dir, "gridworld.png")
+        plots.plot_value_function(grid, result.v, optimal, title="5x5 gridworld: v* and optimal actions",
+                                  path=path)
+        print(f"wrote {path}", file=out)
     return result
+
+
+def run_density_experiments(theorems, target, out, *, activation=None, widths=None, depths=None,
+                            fit=None, n_train=None, points_per_axis=None, seed=0, restarts=None,
+                            plots_dir=None, progress=None):
+    """Run density experiments, print their error tables and optionally plot them.
+
+    Parameters
+    ----------
+    theorems : sequence of str
+        Keys of ``mathlearn.approximation.THEOREMS``.
+    target : str
+        A name of ``mathlearn.approximation.TARGETS``.
+    Other parameters
+        Passed to ``density_experiment`` when not None.
+
+    Returns
+    -------
+    list of ApproximationResult
+        In the order of ``theorems``.
+    """
+    import os
+
+    from . import approximation
+
+    results = []
+    for theorem in theorems:
+        kind = approximation.THEOREMS[theorem][0]
+        options = {"seed": seed, "progress": progress}
+        if kind == "depth" and depths is not None:
+            options["depths"] = depths
+        if kind != "depth" and widths is not None:
+            options["widths"] = widths
+        for key, value in (("fit", fit), ("n_train", n_train), ("points_per_axis", points_per_axis),
+                           ("restarts", restarts)):
+            if value is not None:
+                options[key] = value
+        started = time.perf_counter()
+        result = approximation.density_experiment(theorem, target, activation, **options)
+        print(result.format_table(), file=out)
+        print(f"({time.perf_counter() - started:.1f} s)", file=out)
+        print(file=out)
+        results.append(result)
+
+    if plots_dir is not None:
+        from . import plots
+
+        width_results = [r for r in results if r.experiment != "depth"]
+        depth_results = [r for r in results if r.experiment == "depth"]
+        written = []
+        if width_results:
+            path = os.path.join(plots_dir, "approx_width.png")
+            plots.plot_approximation(width_results, x="width", path=path)
+            written.append(path)
+            path = os.path.join(plots_dir, "approx_params.png")
+            plots.plot_approximation(results, x="params", path=path)
+            written.append(path)
+        if depth_results:
+            path = os.path.join(plots_dir, "approx_depth.png")
+            plots.plot_approximation(depth_results, x="depth", path=path)
+            written.append(path)
+        if results[0].n_inputs in (1, 2):
+            for result, theorem in zip(results, theorems):
+                path = os.path.join(plots_dir, f"approx_fit_{theorem}.png")
+                plots.plot_approximation_fit(result, path=path)
+                written.append(path)
+        for path in written:
+            print(f"wrote {path}", file=out)
+    return results

@@ -2,11 +2,13 @@
 
     mathlearn demo                       the main job on bundled real data
     mathlearn fit FILE.csv --target COL  network and attribution on any numeric CSV
+    mathlearn approx                     density experiments: error against width and depth
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import time
 
@@ -28,6 +30,24 @@ def _hidden_sizes(text: str) -> tuple:
     if not parts:
         raise argparse.ArgumentTypeError(f"expected comma-separated layer widths such as 32,16; got {text!r}")
     return tuple(_positive_int(part.strip()) for part in parts)
+
+
+def _comma_ints(text: str) -> tuple:
+    parts = [part for part in text.split(",") if part.strip()]
+    if not parts:
+        raise argparse.ArgumentTypeError(f"expected comma-separated positive integers such as 1,2,4; got {text!r}")
+    return tuple(_positive_int(part.strip()) for part in parts)
+
+
+def _add_output_options(parser: argparse.ArgumentParser) -> None:
+    """Add --plots and --no-progress."""
+    group = parser.add_argument_group("output")
+    group.add_argument("--plots", metavar="DIR", default=None,
+                       help="also write the figures as PNG files into DIR (created if missing; "
+                       "needs matplotlib)")
+    group.add_argument("--no-progress", action="store_true",
+                       help="never draw progress bars (by default they appear on a terminal "
+                       "for work longer than a second; MATHLEARN_PROGRESS=0 also turns them off)")
 
 
 def _add_network_options(parser: argparse.ArgumentParser, *, epochs: int) -> None:
@@ -65,6 +85,7 @@ def build_parser() -> argparse.ArgumentParser:
         "Sutton and Barto (Example 3.5) by value iteration.",
     )
     _add_network_options(demo, epochs=200)
+    _add_output_options(demo)
 
     fit = commands.add_parser(
         "fit",
@@ -77,6 +98,43 @@ def build_parser() -> argparse.ArgumentParser:
     fit.add_argument("--background", type=_positive_int, default=200,
                      help="maximum training rows used as the Shapley background set (default: 200)")
     _add_network_options(fit, epochs=200)
+    _add_output_options(fit)
+
+    from .approximation import FITS, TARGETS, THEOREMS
+
+    approx = commands.add_parser(
+        "approx",
+        help="measure how fitted networks approach a target as width or depth grows",
+        description="Fit networks to a continuous target on a box and print the sup-norm error "
+        "(the maximum over a dense grid, whose size is printed) against width, depth and "
+        "parameter count: one hidden layer of growing width for a sigmoidal sigma (Cybenko), "
+        "a bounded sigma (Hornik) and relu; width n + 3 and growing depth (Kidger and Lyons); "
+        "and a polynomial sigma, whose error stops improving (Leshno, Lin, Pinkus and Schocken).",
+    )
+    approx.add_argument("--theorem", choices=[*THEOREMS, "all"], default="all",
+                        help="which experiment to run (default: all)")
+    approx.add_argument("--target", choices=list(TARGETS), default="sine",
+                        help="target g: " + "; ".join(f"{t.name}: {t.description}" for t in TARGETS.values())
+                        + " (default: sine)")
+    approx.add_argument("--activation", default=None,
+                        help="sigma for every chosen experiment, replacing each theorem's default; "
+                        "it must meet the theorem's hypothesis")
+    approx.add_argument("--widths", type=_comma_ints, default=None,
+                        help="hidden widths of the width experiments (default: 1,2,4,8,16,32,64)")
+    approx.add_argument("--depths", type=_comma_ints, default=None,
+                        help="hidden layer counts of the depth experiment (default: 1,2,3,4,6,8)")
+    approx.add_argument("--fit", choices=FITS, default=None,
+                        help="lstsq: random hidden layer, output layer by least squares; lbfgs: then "
+                        "L-BFGS-B on all parameters; gd: then gradient descent (default: lstsq for "
+                        "width experiments, lbfgs for depth)")
+    approx.add_argument("--n-train", type=_positive_int, default=None,
+                        help="training points drawn uniformly from the box (default: 1000 in 1-D, 2500 in 2-D)")
+    approx.add_argument("--points", type=_positive_int, default=None,
+                        help="grid points per axis for the sup-norm estimate (default: 2001 in 1-D, 201 in 2-D)")
+    approx.add_argument("--restarts", type=_positive_int, default=None,
+                        help="starts per network, best training error kept (default: 1 for width, 3 for depth)")
+    approx.add_argument("--seed", type=int, default=0, help="seed of all randomness (default: 0)")
+    _add_output_options(approx)
     return parser
 
 
@@ -91,8 +149,29 @@ def _settings(args, **extra):
         batch_size=args.batch_size,
         test_size=args.test_size,
         seed=args.seed,
+        plots_dir=_plots_dir(args),
+        progress=False if args.no_progress else None,
         **extra,
     )
+
+
+def _require_matplotlib():
+    from .plots import require_matplotlib
+
+    require_matplotlib()
+
+
+def _plots_dir(args):
+    """Create the --plots directory before any work, so a bad path fails early."""
+    if args.plots is None:
+        return None
+    # Check matplotlib first, so a missing install leaves no empty directory.
+    _require_matplotlib()
+    try:
+        os.makedirs(args.plots, exist_ok=True)
+    except OSError as exc:
+        raise ValueError(f"--plots: cannot create directory {args.plots!r}: {exc.strerror}.") from None
+    return args.plots
 
 
 def run_demo(args, out) -> int:
@@ -104,10 +183,11 @@ def run_demo(args, out) -> int:
     print(f"== 1. An MLP on the diabetes data ({data.X.shape[0]} patients, {data.X.shape[1]} features) ==",
           file=out)
     print(f"target: {data.target_name}; source: {data.description}", file=out)
-    fit_and_explain(data, _settings(args), out, explain_row=args.row)
+    settings = _settings(args)
+    fit_and_explain(data, settings, out, explain_row=args.row)
     print(file=out)
     print("== 2. The 5x5 gridworld (Sutton and Barto, Example 3.5) ==", file=out)
-    solve_gridworld(out)
+    solve_gridworld(out, plots_dir=settings.plots_dir)
     print(file=out)
     print(f"demo finished in {time.perf_counter() - started:.1f} s", file=out)
     return 0
@@ -120,7 +200,23 @@ def run_fit(args, out) -> int:
     data = datasets.load_csv(args.csv, args.target)
     print(f"== An MLP on {args.csv}: {data.X.shape[0]} rows, {data.X.shape[1]} features, "
           f"target {data.target_name!r} ==", file=out)
-    fit_and_explain(data, _settings(args, max_background=args.background), out, explain_row=args.row)
+    settings = _settings(args, max_background=args.background)
+    fit_and_explain(data, settings, out, explain_row=args.row)
+    return 0
+
+
+def run_approx(args, out) -> int:
+    from ._report import run_density_experiments
+    from .approximation import THEOREMS
+
+    plots_dir = _plots_dir(args)
+    theorems = list(THEOREMS) if args.theorem == "all" else [args.theorem]
+    run_density_experiments(
+        theorems, args.target, out, activation=args.activation, widths=args.widths,
+        depths=args.depths, fit=args.fit, n_train=args.n_train, points_per_axis=args.points,
+        seed=args.seed, restarts=args.restarts, plots_dir=plots_dir,
+        progress=False if args.no_progress else None,
+    )
     return 0
 
 
@@ -130,7 +226,7 @@ def main(argv=None) -> int:
     if args.command is None:
         parser.print_help()
         return 0
-    runner = {"demo": run_demo, "fit": run_fit}[args.command]
+    runner = {"demo": run_demo, "fit": run_fit, "approx": run_approx}[args.command]
     try:
         return runner(args, sys.stdout)
     except (ValueError, FileNotFoundError, ImportError) as exc:
