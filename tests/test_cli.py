@@ -247,3 +247,35 @@ def test_approx_2d_target_plots(tmp_path):
     assert sorted(p.name for p in plots_dir.iterdir()) == [
         "approx_fit_hornik.png", "approx_params.png", "approx_width.png",
     ]
+
+
+@pytest.mark.parametrize(
+    "options, message",
+    [
+        (["--test-size", "0"], "the test set is empty"),
+        (["--row", "500"], r"the explained test row (--row) must be between 0 and 23"),
+        (["--hidden", "16,,8"], "with no empty entries; got '16,,8'"),
+        (["--seed", "-1"], "argument --seed: expected a non-negative integer; got -1"),
+    ],
+)
+def test_fit_rejects_bad_options_before_training(tmp_path, options, message):
+    path = _write_csv(tmp_path)
+    code, out, err = _run(["fit", str(path), "--target", "target", *options])
+    assert code == 2
+    assert message in err
+    # Nothing was trained: the RMSE table is never printed.
+    assert "least squares" not in out
+
+
+def test_fit_rejects_too_many_features_for_exact(tmp_path):
+    rng = np.random.default_rng(0)
+    n_features = 30
+    X = rng.normal(size=(40, n_features))
+    header = ",".join([f"x{i}" for i in range(n_features)] + ["y"])
+    lines = [header] + [",".join(f"{v:.6g}" for v in [*row, row.sum()]) for row in X]
+    path = tmp_path / "wide.csv"
+    path.write_text("\n".join(lines) + "\n")
+    code, out, err = _run(["fit", str(path), "--target", "y"])
+    assert code == 2
+    assert "exact attributions of 30 features" in err
+    assert "least squares" not in out

@@ -102,6 +102,12 @@ def fit_and_explain(dataset, settings: FitSettings, out, *, explain_row: int | N
     train_index, test_index = ml.training.split_indices(n_samples, settings.test_size, rng)
     X_train, X_test = X[train_index], X[test_index]
     y_train, y_test = y[train_index], y[test_index]
+    n_background = len(X_train)
+    if settings.max_background is not None:
+        n_background = min(n_background, settings.max_background)
+    if explain_row is None:
+        explain_row = 0
+    _check_attribution_request(n_features, n_background, len(X_test), explain_row)
 
     x_mean = X_train.mean(axis=0)
     x_scale = X_train.std(axis=0)
@@ -137,6 +143,11 @@ def fit_and_explain(dataset, settings: FitSettings, out, *, explain_row: int | N
     def model(rows):
         return folded.forward(rows)[:, 0]
 
+    def attributions(x_row):
+        # The game of the MLP itself (not of the wrapper above), so that
+        # mathlearn.shapley can use its MLP kernel. One output: column 0.
+        return np.asarray(shapley.exact(shapley.ModelGame(folded, x_row, background)))[:, 0]
+
     intercept, coef = _least_squares(X_train, y_train)
     baseline_train = _rmse(intercept + X_train @ coef, y_train)
     baseline_test = _rmse(intercept + X_test @ coef, y_test)
@@ -151,9 +162,6 @@ def fit_and_explain(dataset, settings: FitSettings, out, *, explain_row: int | N
     if settings.max_background is not None and len(background) > settings.max_background:
         rows = rng.choice(len(background), settings.max_background, replace=False)
         background = background[np.sort(rows)]
-    if explain_row is None:
-        explain_row = 0
-    explain_row = check_int(explain_row, "explain_row", minimum=0, maximum=len(X_test) - 1)
     x = X_test[explain_row]
 
     print(file=out)
@@ -163,8 +171,7 @@ def fit_and_explain(dataset, settings: FitSettings, out, *, explain_row: int | N
         file=out,
     )
     started = time.perf_counter()
-    game = shapley.ModelGame(model, x, background)
-    phi = np.asarray(shapley.exact(game), dtype=np.float64)
+    phi = attributions(x)
     prediction = float(model(x[None, :])[0])
     expected = float(np.mean(model(background)))
     width = max(len(name) for name in dataset.feature_names)
@@ -183,7 +190,7 @@ def fit_and_explain(dataset, settings: FitSettings, out, *, explain_row: int | N
 
     rows_bar = progress(X_test, total=len(X_test), desc="Shapley values", unit="row", show=settings.progress)
     for row, x_row in enumerate(rows_bar):
-        all_phi[row] = shapley.exact(shapley.ModelGame(model, x_row, background))
+        all_phi[row] = attributions(x_row)
     rows_bar.close()
     mean_abs = np.abs(all_phi).mean(axis=0)
     order = np.argsort(-mean_abs, kind="stable")
@@ -217,6 +224,34 @@ def fit_and_explain(dataset, settings: FitSettings, out, *, explain_row: int | N
         all_phi=all_phi,
         figures=figures,
     )
+
+
+# Exact attributions of every test row evaluate the network this many times
+# at most; beyond it, minutes of work would pass before the first output.
+MAX_EXACT_EVALUATIONS = 4 * 10**9
+
+
+def _check_attribution_request(n_features: int, n_background: int, n_test: int, explain_row) -> None:
+    """Raise ValueError before training when the attribution step cannot run."""
+    if n_test == 0:
+        raise ValueError(
+            "the test set is empty, but attributions are computed on test rows. "
+            "Use a test size above 0 (--test-size 0.2)."
+        )
+    explain_row = check_int(explain_row, "row")
+    if not 0 <= explain_row < n_test:
+        raise ValueError(
+            f"the explained test row (--row) must be between 0 and {n_test - 1}, since the test "
+            f"set has {n_test} rows; got {explain_row}."
+        )
+    evaluations = 2**n_features * n_background * (n_test + 1)
+    if evaluations > MAX_EXACT_EVALUATIONS:
+        raise ValueError(
+            f"exact attributions of {n_features} features for {n_test} test rows evaluate the "
+            f"network 2^{n_features} x {n_background} background rows x {n_test + 1} = "
+            f"{evaluations:.3g} times, above the limit of {MAX_EXACT_EVALUATIONS:.0e}. Lower "
+            "--background or --test-size, or select fewer feature columns."
+        )
 
 
 def _train_with_history(net, Z_train, t_train, Z_test, t_test, settings, rng):

@@ -25,18 +25,26 @@ def _positive_int(text: str) -> int:
     return value
 
 
-def _hidden_sizes(text: str) -> tuple:
-    parts = [part for part in text.split(",") if part.strip()]
-    if not parts:
-        raise argparse.ArgumentTypeError(f"expected comma-separated layer widths such as 32,16; got {text!r}")
-    return tuple(_positive_int(part.strip()) for part in parts)
+def _non_negative_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a non-negative integer; got {text!r}") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"expected a non-negative integer; got {value}")
+    return value
 
 
 def _comma_ints(text: str) -> tuple:
-    parts = [part for part in text.split(",") if part.strip()]
-    if not parts:
-        raise argparse.ArgumentTypeError(f"expected comma-separated positive integers such as 1,2,4; got {text!r}")
-    return tuple(_positive_int(part.strip()) for part in parts)
+    parts = [part.strip() for part in text.split(",")]
+    if not text.strip() or any(not part for part in parts):
+        raise argparse.ArgumentTypeError(
+            f"expected comma-separated positive integers such as 32,16, with no empty entries; got {text!r}"
+        )
+    return tuple(_positive_int(part) for part in parts)
+
+
+_hidden_sizes = _comma_ints
 
 
 def _add_output_options(parser: argparse.ArgumentParser) -> None:
@@ -64,8 +72,8 @@ def _add_network_options(parser: argparse.ArgumentParser, *, epochs: int) -> Non
                        help="mini-batch size in rows for SGD (default: full-batch gradient descent)")
     group.add_argument("--test-size", type=float, default=0.2,
                        help="fraction of rows held out for testing (default: 0.2)")
-    group.add_argument("--seed", type=int, default=0, help="seed of the split, the initial weights and SGD (default: 0)")
-    group.add_argument("--row", type=int, default=0, help="test row whose attributions are printed (default: 0)")
+    group.add_argument("--seed", type=_non_negative_int, default=0, help="seed of the split, the initial weights and SGD (default: 0)")
+    group.add_argument("--row", type=_non_negative_int, default=0, help="test row whose attributions are printed (default: 0)")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -133,7 +141,7 @@ def build_parser() -> argparse.ArgumentParser:
                         help="grid points per axis for the sup-norm estimate (default: 2001 in 1-D, 201 in 2-D)")
     approx.add_argument("--restarts", type=_positive_int, default=None,
                         help="starts per network, best training error kept (default: 1 for width, 3 for depth)")
-    approx.add_argument("--seed", type=int, default=0, help="seed of all randomness (default: 0)")
+    approx.add_argument("--seed", type=_non_negative_int, default=0, help="seed of all randomness (default: 0)")
     _add_output_options(approx)
     return parser
 
