@@ -33,8 +33,10 @@ def test_bad_layer_sizes(sizes, error, pattern):
 
 
 def test_unknown_activation():
-    with pytest.raises(ValueError, match="activation must be one of .*'softplus'"):
-        ml.MLP([2, 1], activation="softplus")
+    with pytest.raises(ValueError, match="activation must be one of .*'softplus'.*got 'swish'"):
+        ml.MLP([2, 1], activation="swish")
+    with pytest.raises(ValueError, match="got 'poly0'"):
+        ml.MLP([2, 1], activation="poly0")
 
 
 @pytest.mark.parametrize("dtype", [np.int64, np.float16, np.complex128, "float128"])
