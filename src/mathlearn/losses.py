@@ -290,7 +290,7 @@ def check_logits(Y, loss: str) -> np.ndarray:
     if bad.any():
         where = tuple(int(i) for i in np.argwhere(bad)[0])
         allowed = "finite or -inf" if loss == "cross_entropy" else "finite"
-        raise ValueError(f"Y for loss={loss!r} must be {allowed}; got {Y[where]!r} at index {where}.")
+        raise ValueError(f"Y for loss={loss!r} must be {allowed}; got {float(Y[where])!r} at index {where}.")
     if loss == "cross_entropy" and Y.size:
         empty = np.flatnonzero(np.all(Y == -np.inf, axis=1))
         if empty.size:
