@@ -386,6 +386,31 @@ class MLP:
         self._backward(X, hidden, pre, G, out)
         return value, out
 
+    def _make_gradient_step(self, loss: str):
+        """Return step(X, y, sample_weight, out) that writes the loss gradient into out.
+
+        For training loops: X and y must already be checked and converted
+        (X by the network's input check, y by :func:`mathlearn.losses.check_target`),
+        so no check is repeated per mini-batch.
+        """
+        spec = losses.get(loss)
+        keep_pre = self._activation.needs_z
+        sizes = list(self._layer_sizes)
+        code, param = self._activation.code, self._activation.param
+        hidden_sizes = self._layer_sizes[1:-1]
+        dtype = self._dtype
+
+        def step(X, y, weight, out):
+            B = X.shape[0]
+            Y = np.empty((B, self.n_outputs), dtype=dtype)
+            hidden = [np.empty((B, n), dtype=dtype) for n in hidden_sizes]
+            pre = [np.empty((B, n), dtype=dtype) for n in hidden_sizes] if keep_pre else []
+            _core.forward(self._params, X, sizes, code, param, Y, hidden, pre)
+            G = np.ascontiguousarray(spec.gradient(Y, y, weight), dtype=dtype)
+            _core.backward(self._params, X, sizes, code, param, hidden, pre, G, out)
+
+        return step
+
     def _backward(self, X, hidden, pre, G, out):
         _core.backward(
             self._params, X, list(self._layer_sizes), self._activation.code,
