@@ -37,11 +37,19 @@ std::string shape_str(const py::array& a) {
     return shape_text(std::vector<py::ssize_t>(a.shape(), a.shape() + a.ndim()));
 }
 
+// True when a has dtype T in native byte order. A dtype object equal to
+// numpy.float64 need not be the same object (unpickled arrays carry their
+// own), so this compares by NumPy's equivalence, not by identity.
+template <class T>
+bool has_dtype(const py::array& a) {
+    return py::detail::npy_api::get().PyArray_EquivTypes_(a.dtype().ptr(), py::dtype::of<T>().ptr());
+}
+
 // Check dtype, C-contiguity, writability and exact shape of one array.
 template <class T>
 void check_array(const py::array& a, const char* name, const std::vector<py::ssize_t>& shape,
                  bool writable) {
-    if (!a.dtype().is(py::dtype::of<T>())) {
+    if (!has_dtype<T>(a)) {
         throw py::value_error(std::string(name) + " must have dtype " +
                               std::string(py::str(py::dtype::of<T>())) + "; got " +
                               std::string(py::str(a.dtype())) + ".");
@@ -219,8 +227,8 @@ void jacobian_impl(const py::array& w, const py::array& X, const Layout& lay,
 }
 
 bool is_float64(const py::array& w) {
-    if (w.dtype().is(py::dtype::of<double>())) return true;
-    if (w.dtype().is(py::dtype::of<float>())) return false;
+    if (has_dtype<double>(w)) return true;
+    if (has_dtype<float>(w)) return false;
     throw py::value_error("w must have dtype float64 or float32; got " +
                           std::string(py::str(w.dtype())) + ".");
 }

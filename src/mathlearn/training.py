@@ -108,7 +108,8 @@ class Optimizer:
     """State and update rule of one optimizer over a flat parameter vector (see the module docstring)."""
 
     def __init__(self, name, n_params, dtype, *, lr, momentum=0.0, beta1=0.9, beta2=0.999, eps=1e-8):
-        self.name = name
+        self.name = check_choice(name, "optimizer", ("sgd", "adam"))
+        self.params_shape = (int(n_params),)
         self.lr = lr
         self.momentum = momentum
         self.beta1, self.beta2, self.eps = beta1, beta2, eps
@@ -264,8 +265,11 @@ def train(
         A loss name of ``mathlearn.losses``.
     seed : None, int or numpy.random.Generator
         Source of the split, the validation rows and the mini-batch order.
-    optimizer : {"sgd", "adam"}
-        Update rule (module docstring).
+    optimizer : {"sgd", "adam"} or Optimizer
+        Update rule (module docstring). An :class:`Optimizer` instance is
+        used as it is, with its own lr, momentum and betas (the arguments
+        of the same names are then ignored), and keeps its state across
+        calls, which is how ``partial_fit`` of the estimators continues.
     momentum : float in [0, 1)
         mu of ``"sgd"``; 0 gives plain gradient descent.
     beta1, beta2 : float in [0, 1)
@@ -316,7 +320,13 @@ def train(
     weight = losses.check_sample_weight(sample_weight, len(X), net.dtype)
     epochs = check_int(epochs, "epochs", minimum=1)
     lr = check_real(lr, "lr", low=0.0, low_open=True)
-    optimizer = check_choice(optimizer, "optimizer", ("sgd", "adam"))
+    if not isinstance(optimizer, Optimizer):
+        optimizer = check_choice(optimizer, "optimizer", ("sgd", "adam"))
+    elif optimizer.params_shape != (net.n_params,):
+        raise ValueError(
+            f"optimizer was made for {optimizer.params_shape[0]} parameters; the network has "
+            f"{net.n_params}. Make a new Optimizer for this network."
+        )
     momentum = check_real(momentum, "momentum", low=0.0, high=1.0, high_open=True)
     beta1 = check_real(beta1, "beta1", low=0.0, high=1.0, high_open=True)
     beta2 = check_real(beta2, "beta2", low=0.0, high=1.0, high_open=True)
@@ -361,8 +371,11 @@ def train(
     last_good = net.params.copy()
     best_params = net.params.copy()
     best_loss, best_epoch, since_best = validation_loss[0], 0, 0
-    opt = Optimizer(optimizer, net.n_params, net.dtype, lr=lr, momentum=momentum, beta1=beta1,
-                    beta2=beta2, eps=eps)
+    if isinstance(optimizer, Optimizer):
+        opt = optimizer
+    else:
+        opt = Optimizer(optimizer, net.n_params, net.dtype, lr=lr, momentum=momentum, beta1=beta1,
+                        beta2=beta2, eps=eps)
     step = net._make_gradient_step(loss)
     # Mask of the entries of params that are weights (the L2 penalty skips biases).
     penalized = None
