@@ -154,7 +154,7 @@ void forward_impl(const py::array& w, const py::array& X, const Layout& lay,
     const T* wp = static_cast<const T*>(w.data());
     const T* Xp = static_cast<const T*>(X.data());
     T* Yp = static_cast<T*>(Y.mutable_data());
-    const bool blas = mathlearn::choose_blas(lay, B);
+    const bool blas = mathlearn::choose_blas<T>(lay, B);
     py::gil_scoped_release release;
     mathlearn::forward<T>(lay, act, wp, Xp, B, hidden, pre, Yp, blas);
 }

@@ -203,12 +203,18 @@ enum class ForwardPath : int { automatic = 0, blas = 1, fused = 2 };
 ForwardPath& forward_path_override();
 
 constexpr int kFusedRows = 64;
-// Widest layer for which the automatic choice takes the fused path, and the
-// fewest rows. NOTE: set from timings of [n, 16..64, 1] tanh nets on one
-// shared 2-core x86-64 machine; other CPUs may move the crossover.
+// The automatic choice takes the fused path when every layer has at most
+// kFusedMaxWidth units and the hidden activations of the whole batch would
+// take at least kFusedMinHiddenBytes, far beyond the last-level cache, so
+// the BLAS path pays a round trip to main memory per layer.
+// NOTE: set from timings of [10, 16..128, .., 1] tanh nets with B = 1024 to
+// 361 472 on one loaded 2-core x86-64 machine: BLAS won up to B = 16 384 at
+// every width, fused won by 1.4x to 2x at B = 361 472 for widths up to 64 and
+// lost at 128. Other CPUs may move the crossover.
 constexpr int kFusedMaxWidth = 64;
-constexpr std::ptrdiff_t kFusedMinRows = 4096;
+constexpr std::ptrdiff_t kFusedMinHiddenBytes = std::ptrdiff_t(32) << 20;
 
+template <class T>
 inline bool choose_blas(const Layout& lay, std::ptrdiff_t B) {
     switch (forward_path_override()) {
         case ForwardPath::blas:
@@ -219,8 +225,13 @@ inline bool choose_blas(const Layout& lay, std::ptrdiff_t B) {
             break;
     }
     int widest = 1;
-    for (int n : lay.n) widest = std::max(widest, n);
-    return !(widest <= kFusedMaxWidth && B >= kFusedMinRows);
+    std::ptrdiff_t hidden_units = 0;
+    for (int l = 0; l <= lay.depth(); ++l) {
+        widest = std::max(widest, lay.n[l]);
+        if (l > 0 && l < lay.depth()) hidden_units += lay.n[l];
+    }
+    const std::ptrdiff_t hidden_bytes = B * hidden_units * std::ptrdiff_t(sizeof(T));
+    return !(widest <= kFusedMaxWidth && hidden_bytes >= kFusedMinHiddenBytes);
 }
 
 // Z = A W^T + b for the whole batch with one GEMM; when apply_sigma, the
@@ -239,22 +250,12 @@ void affine_layer_blas(const Sigma& act, bool apply_sigma, std::ptrdiff_t B, int
 }
 
 // z = W a + b for `rows` rows, with Wt = W^T (n_in x n_out) so that each row
-// is b plus a sum of rows of Wt, a loop over contiguous memory that vectorizes.
-template <class T>
-inline void affine_rows(std::ptrdiff_t rows, int n_in, int n_out, const T* Wt, const T* b,
-                        const T* A, T* Z) {
-    for (std::ptrdiff_t r = 0; r < rows; ++r) {
-        const T* a = A + r * n_in;
-        T* z = Z + r * n_out;
-        std::copy(b, b + n_out, z);
-        for (int j = 0; j < n_in; ++j) {
-            const T aj = a[j];
-            const T* column = Wt + std::ptrdiff_t(j) * n_out;
-#pragma omp simd
-            for (int i = 0; i < n_out; ++i) z[i] += aj * column[i];
-        }
-    }
-}
+// is b plus a sum of rows of Wt, a loop over contiguous memory that
+// vectorizes. Defined in activations.cpp with one version per instruction set.
+void affine_rows(std::ptrdiff_t rows, int n_in, int n_out, const double* Wt, const double* b,
+                 const double* A, double* Z);
+void affine_rows(std::ptrdiff_t rows, int n_in, int n_out, const float* Wt, const float* b,
+                 const float* A, float* Z);
 
 // Fused forward pass: each thread takes blocks of kFusedRows rows through
 // all layers in two small ping-pong buffers. hidden and pre (when not empty)
@@ -293,7 +294,7 @@ void forward_fused(const Layout& lay, const Sigma& act, const T* w, const T* X, 
                 const int n_in = lay.n[l - 1], n_out = lay.n[l];
                 const T* b = w + lay.b_offset[l - 1];
                 T* Z = (l == L) ? Y + r0 * n_out : cur;
-                affine_rows<T>(rows, n_in, n_out, Wt[l - 1].data(), b, A, Z);
+                affine_rows(rows, n_in, n_out, Wt[l - 1].data(), b, A, Z);
                 if (l < L) {
                     if (!pre.empty()) std::copy(Z, Z + rows * n_out, pre[l - 1] + r0 * n_out);
                     apply_activation(act, Z, rows * n_out);

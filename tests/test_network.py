@@ -458,3 +458,21 @@ def test_pickle_and_deepcopy_keep_views():
         other.weights[0][0, 0] = 42.0
         assert other.params[0] == 42.0
         assert net.params[0] != 42.0
+
+
+def test_forward_big_batch_paths_agree():
+    # 300 000 rows of a [10, 16, 1] net: the hidden activations take 38 MB,
+    # above the size at which the automatic choice switches to the fused
+    # kernel, so "auto" runs the fused path here; both paths sum the same
+    # 10 terms per unit, so they agree to rounding.
+    net = make_net([10, 16, 1], "tanh")
+    X = np.random.default_rng(3).normal(size=(300_000, 10))
+    try:
+        Y_auto = net.forward(X)
+        _core.set_forward_path("blas")
+        Y_blas = net.forward(X)
+    finally:
+        _core.set_forward_path("auto")
+    assert_close(Y_auto, Y_blas, FLOAT64_RTOL)
+    rows = np.r_[0:3, 299_997:300_000]
+    assert_close(Y_auto[rows], ref.forward([10, 16, 1], "tanh", net.params, X[rows]), FLOAT64_RTOL)
