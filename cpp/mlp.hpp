@@ -46,8 +46,8 @@ struct Sigma {
     }
 };
 
-// z^k by repeated multiplication, k >= 1; the same order as Python's z ** k
-// is not promised, so results agree to about k rounding errors.
+// z^k by k - 1 multiplications, k >= 1. Python's z ** k calls pow, so the two
+// agree to about k rounding errors.
 inline double int_power(double z, int k) {
     double r = z;
     for (int i = 1; i < k; ++i) r *= z;
@@ -205,8 +205,8 @@ ForwardPath& forward_path_override();
 constexpr int kFusedRows = 64;
 // The automatic choice takes the fused path when every layer has at most
 // kFusedMaxWidth units and the hidden activations of the whole batch would
-// take at least kFusedMinHiddenBytes, far beyond the last-level cache, so
-// the BLAS path pays a round trip to main memory per layer.
+// take at least kFusedMinHiddenBytes. That is far beyond the last-level
+// cache, so the BLAS path pays a round trip to main memory per layer.
 // NOTE: set from timings of [10, 16..128, .., 1] tanh nets with B = 1024 to
 // 361 472 on one loaded 2-core x86-64 machine: BLAS won up to B = 16 384 at
 // every width, fused won by 1.4x to 2x at B = 361 472 for widths up to 64 and

@@ -86,7 +86,7 @@ def test_partial_fit_equals_train_epochs():
     np.testing.assert_array_equal(a.network_.params, b.network_.params)
 
 
-def test_too_small_validation_set_is_an_error():
+def test_too_small_validation_set():
     # ceil(0.1 * 9) = 1 validation row.
     X, names = blobs(9)
     clf = MLPClassifier(early_stopping=True, validation_fraction=0.1, random_state=0)

@@ -142,7 +142,7 @@ def test_early_stopping_restores_best_epoch():
     assert np.intersect1d(rows, result.test_index).size == 0
 
 
-def test_early_stopping_with_too_few_rows_is_an_error():
+def test_early_stopping_too_few_rows():
     net, X, y = problem(n=6)
     with pytest.raises(ValueError, match=r"at least 2 validation rows .* gives 1 validation rows"):
         ml.train(net, X, y, epochs=3, test_size=0, early_stopping=True, validation_fraction=0.1)

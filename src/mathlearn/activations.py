@@ -222,7 +222,10 @@ def polynomial(k: int) -> Activation:
     if k < 1:
         raise ValueError(f"k must be an integer >= 1; got {int(k)}.")
     if k > 64:
-        raise ValueError(f"k must be at most 64 (z**k overflows float64 for |z| > 2**16 beyond that); got {int(k)}.")
+        raise ValueError(
+            f"k must be at most 64, because z**k overflows float64 once |z| >= 2**(1024 / k); "
+            f"got {int(k)}."
+        )
     return Activation(
         f"poly{int(k)}",
         9,
@@ -255,7 +258,7 @@ def get(activation) -> Activation:
     Raises
     ------
     ValueError
-        If the name is none of these.
+        If the name is not one of these.
     """
     if isinstance(activation, Activation):
         return activation
