@@ -1,5 +1,5 @@
-// Loops of tanh and sigmoid over arrays, and the affine rows of the fused
-// forward pass, compiled once per instruction set.
+// Loops of tanh and sigmoid over arrays, the affine rows of the fused forward
+// pass and one row of the per-sample Jacobian, compiled once per instruction set.
 //
 // GCC's target_clones builds AVX-512, AVX2 and baseline x86-64 versions of
 // each loop and picks one at load time from the CPU, so the wheel stays
@@ -62,6 +62,22 @@ MATHLEARN_CLONES void affine_rows(std::ptrdiff_t rows, int n_in, int n_out, cons
 MATHLEARN_CLONES void affine_rows(std::ptrdiff_t rows, int n_in, int n_out, const float* Wt,
                                   const float* b, const float* A, float* Z) {
     affine_rows_body(rows, n_in, n_out, Wt, b, A, Z);
+}
+
+MATHLEARN_CLONES void jacobian_row(const Layout& lay, const Sigma& act, const double* w,
+                                   const double* X, std::ptrdiff_t r,
+                                   const std::vector<const double*>& hidden,
+                                   const std::vector<const double*>& pre, double* J,
+                                   JacobianScratch<double>& s) {
+    jacobian_row_body(lay, act, w, X, r, hidden, pre, J, s);
+}
+
+MATHLEARN_CLONES void jacobian_row(const Layout& lay, const Sigma& act, const float* w,
+                                   const float* X, std::ptrdiff_t r,
+                                   const std::vector<const float*>& hidden,
+                                   const std::vector<const float*>& pre, float* J,
+                                   JacobianScratch<float>& s) {
+    jacobian_row_body(lay, act, w, X, r, hidden, pre, J, s);
 }
 
 }  // namespace mathlearn
