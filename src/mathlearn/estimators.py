@@ -1,6 +1,6 @@
 """scikit-learn estimators around :class:`mathlearn.MLP` and :func:`mathlearn.train`.
 
-``MLPRegressor`` fits the mean squared error; ``MLPClassifier`` fits the
+``MLPRegressor`` fits the mean squared error. ``MLPClassifier`` fits the
 softmax cross-entropy with one output per class (two for a binary
 problem) and predicts the class of the largest logit. Both follow the
 scikit-learn estimator API (fit, predict, score, partial_fit, get_params,
@@ -290,7 +290,7 @@ class MLPRegressor(RegressorMixin, _BaseMLP):
 class MLPClassifier(ClassifierMixin, _BaseMLP):
     """Multilayer perceptron classifier trained on the softmax cross-entropy.
 
-    Labels may be any sortable values (ints, strings); ``classes_`` holds
+    Labels may be any sortable values (ints, strings); ``classes_`` contains
     them in sorted order, and output k of the network is the logit of
     ``classes_[k]``. A binary problem uses two outputs.
 

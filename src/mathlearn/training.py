@@ -19,7 +19,7 @@ objective:
     method for stochastic optimization", Algorithm 1).
 
 Full-batch gradient descent makes one update per epoch on the whole
-training set; with ``batch_size`` each epoch makes one update per
+training set. With ``batch_size``, each epoch makes one update per
 mini-batch of a fresh random permutation of the training set, so
 ceil(n_train / batch_size) updates. The loss and its scaling are those of
 ``mathlearn.losses``.
@@ -62,7 +62,7 @@ class TrainingResult:
     test_loss : ndarray of shape (n_epochs + 1,)
         The same on the test set; NaN when ``test_size`` is 0.
     train_index, test_index : ndarray of int
-        Rows of X in each set. With early stopping, ``train_index`` holds
+        Rows of X in each set. With early stopping, ``train_index`` contains
         the rows the updates used, without the validation rows.
     n_updates : int
         Number of parameter updates made.
