@@ -33,6 +33,7 @@ def test_matmul_flops(benchmark, dtype):
     eps = np.finfo(dtype).eps
     assert np.linalg.norm(left - right) <= 10 * N * eps * np.linalg.norm(right)
     record_rate(benchmark, "gflops", 2 * N**3 / 1e9)
+    benchmark.extra_info.update(op="matmul", impl="numpy", case=np.dtype(dtype).name)
 
 
 def test_copy_bandwidth(benchmark):
@@ -44,3 +45,4 @@ def test_copy_bandwidth(benchmark):
     np.testing.assert_array_equal(dst[::4099], src[::4099])
     # Read plus write traffic per copy.
     record_rate(benchmark, "gbytes_per_s", 2 * COPY_BYTES / 1e9)
+    benchmark.extra_info.update(op="copy", impl="numpy", case=f"{COPY_BYTES >> 20} MiB")

@@ -96,6 +96,21 @@ def jacobian_bytes(net, B):
     return B * net.n_outputs * net.n_params * net.dtype.itemsize
 
 
+def gradient_flops(sizes, B):
+    """Multiply-add FLOPs of the three GEMMs of a forward and backward pass.
+
+    Forward: 2 B n_{l-1} n_l per layer; backward: the same for grad W_l and
+    again for delta_{l-1} except at the first layer.
+    """
+    layer = [2 * B * a * b for a, b in zip(sizes[:-1], sizes[1:])]
+    return 3 * sum(layer) - layer[0]
+
+
+def tag(benchmark, op, impl, case, **extra):
+    """Label a benchmark for report.py."""
+    benchmark.extra_info.update(op=op, impl=impl, case=case, **extra)
+
+
 # ----------------------------------------------------------------------
 # mathlearn
 
@@ -105,6 +120,7 @@ def test_forward(benchmark, sizes, B, dtype):
     net, X, _ = setup(sizes, B, dtype)
     Y = benchmark(net.forward, X)
     np.testing.assert_allclose(Y, numpy_forward(net, X)[1], rtol=rtol_for(dtype, sizes), atol=rtol_for(dtype, sizes))
+    tag(benchmark, "forward", "mathlearn", case_id(sizes, B, dtype))
 
 
 @pytest.mark.parametrize("sizes, B, dtype", CASES)
@@ -116,6 +132,7 @@ def test_value_and_gradient(benchmark, sizes, B, dtype):
     tol = rtol_for(dtype, sizes)
     assert value == pytest.approx(expected_value, rel=tol)
     np.testing.assert_allclose(grad, expected_grad, rtol=tol, atol=tol * np.abs(expected_grad).max())
+    tag(benchmark, "value_and_gradient", "mathlearn", case_id(sizes, B, dtype), flops=gradient_flops(sizes, B))
 
 
 @pytest.mark.parametrize("sizes, B, dtype", CASES)
@@ -132,6 +149,7 @@ def test_jacobian(benchmark, sizes, B, dtype):
     tol = rtol_for(dtype, sizes)
     np.testing.assert_allclose(out[rows], numpy_jacobian(net, X[rows]), rtol=tol, atol=tol)
     record_rate(benchmark, "gbytes_per_s_written", n_bytes / 1e9)
+    tag(benchmark, "jacobian", "mathlearn", case_id(sizes, B, dtype), bytes=n_bytes)
 
 
 # ----------------------------------------------------------------------
@@ -144,6 +162,7 @@ def test_numpy_forward(benchmark, sizes, B, dtype):
     net, X, _ = setup(sizes, B, dtype)
     Y = benchmark(lambda: numpy_forward(net, X)[1])
     np.testing.assert_allclose(Y, net.forward(X), rtol=rtol_for(dtype, sizes), atol=rtol_for(dtype, sizes))
+    tag(benchmark, "forward", "numpy", case_id(sizes, B, dtype))
 
 
 @pytest.mark.parametrize("sizes, B, dtype", CASES)
@@ -153,6 +172,7 @@ def test_numpy_value_and_gradient(benchmark, sizes, B, dtype):
     expected = net.loss_gradient(X, y)
     tol = rtol_for(dtype, sizes)
     np.testing.assert_allclose(grad, expected, rtol=tol, atol=tol * np.abs(expected).max())
+    tag(benchmark, "value_and_gradient", "numpy", case_id(sizes, B, dtype))
 
 
 @pytest.mark.parametrize("sizes, B, dtype", CASES)
@@ -164,3 +184,28 @@ def test_numpy_jacobian(benchmark, sizes, B, dtype):
     J = pedantic_or_plain(benchmark, lambda: numpy_jacobian(net, X), big=n_bytes > 2**26)
     tol = rtol_for(dtype, sizes)
     np.testing.assert_allclose(J[:4], net.jacobian(X[:4]), rtol=tol, atol=tol)
+    tag(benchmark, "jacobian", "numpy", case_id(sizes, B, dtype))
+
+
+# ----------------------------------------------------------------------
+# The two forward kernels on the batch of an exact Shapley game of a
+# 10-feature model (2**10 coalitions x 353 background rows).
+
+SHAPLEY_B = 2**10 * 353
+
+
+@pytest.mark.parametrize("path", ["blas", "fused"])
+@pytest.mark.parametrize("sizes", [(10, 16, 1), (10, 64, 64, 1)], ids=lambda s: "x".join(map(str, s)))
+def test_forward_path(benchmark, sizes, path):
+    from mathlearn import _core
+
+    net, X, _ = setup(sizes, SHAPLEY_B, np.float64)
+    _core.set_forward_path(path)
+    try:
+        Y = pedantic_or_plain(benchmark, lambda: net.forward(X), big=True, rounds=5)
+    finally:
+        _core.set_forward_path("auto")
+    rows = slice(0, 1000)
+    tol = rtol_for(np.float64, sizes)
+    np.testing.assert_allclose(Y[rows], numpy_forward(net, X[rows])[1], rtol=tol, atol=tol)
+    tag(benchmark, "forward_path", path, f"{'x'.join(map(str, sizes))}-B{SHAPLEY_B}")

@@ -1,4 +1,5 @@
-// Loops of tanh and sigmoid over arrays, compiled once per instruction set.
+// Loops of tanh and sigmoid over arrays, the affine rows of the fused forward
+// pass and one row of the per-sample Jacobian, compiled once per instruction set.
 //
 // GCC's target_clones builds AVX-512, AVX2 and baseline x86-64 versions of
 // each loop and picks one at load time from the CPU, so the wheel stays
@@ -31,6 +32,52 @@ MATHLEARN_CLONES void sigmoid_inplace(float* a, std::ptrdiff_t count) {
     for (std::ptrdiff_t k = 0; k < count; ++k) {
         a[k] = static_cast<float>(sigmoid_vectorizable(static_cast<double>(a[k])));
     }
+}
+
+namespace {
+
+template <class T>
+inline void affine_rows_body(std::ptrdiff_t rows, int n_in, int n_out, const T* Wt, const T* b,
+                             const T* A, T* Z) {
+    for (std::ptrdiff_t r = 0; r < rows; ++r) {
+        const T* a = A + r * n_in;
+        T* z = Z + r * n_out;
+        for (int i = 0; i < n_out; ++i) z[i] = b[i];
+        for (int j = 0; j < n_in; ++j) {
+            const T aj = a[j];
+            const T* column = Wt + std::ptrdiff_t(j) * n_out;
+#pragma omp simd
+            for (int i = 0; i < n_out; ++i) z[i] += aj * column[i];
+        }
+    }
+}
+
+}  // namespace
+
+MATHLEARN_CLONES void affine_rows(std::ptrdiff_t rows, int n_in, int n_out, const double* Wt,
+                                  const double* b, const double* A, double* Z) {
+    affine_rows_body(rows, n_in, n_out, Wt, b, A, Z);
+}
+
+MATHLEARN_CLONES void affine_rows(std::ptrdiff_t rows, int n_in, int n_out, const float* Wt,
+                                  const float* b, const float* A, float* Z) {
+    affine_rows_body(rows, n_in, n_out, Wt, b, A, Z);
+}
+
+MATHLEARN_CLONES void jacobian_row(const Layout& lay, const Sigma& act, const double* w,
+                                   const double* X, std::ptrdiff_t r,
+                                   const std::vector<const double*>& hidden,
+                                   const std::vector<const double*>& pre, double* J,
+                                   JacobianScratch<double>& s) {
+    jacobian_row_body(lay, act, w, X, r, hidden, pre, J, s);
+}
+
+MATHLEARN_CLONES void jacobian_row(const Layout& lay, const Sigma& act, const float* w,
+                                   const float* X, std::ptrdiff_t r,
+                                   const std::vector<const float*>& hidden,
+                                   const std::vector<const float*>& pre, float* J,
+                                   JacobianScratch<float>& s) {
+    jacobian_row_body(lay, act, w, X, r, hidden, pre, J, s);
 }
 
 }  // namespace mathlearn

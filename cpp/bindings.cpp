@@ -37,11 +37,19 @@ std::string shape_str(const py::array& a) {
     return shape_text(std::vector<py::ssize_t>(a.shape(), a.shape() + a.ndim()));
 }
 
+// True when a has dtype T in native byte order. A dtype object equal to
+// numpy.float64 need not be the same object (unpickled arrays carry their
+// own), so this compares by NumPy's equivalence, not by identity.
+template <class T>
+bool has_dtype(const py::array& a) {
+    return py::detail::npy_api::get().PyArray_EquivTypes_(a.dtype().ptr(), py::dtype::of<T>().ptr());
+}
+
 // Check dtype, C-contiguity, writability and exact shape of one array.
 template <class T>
 void check_array(const py::array& a, const char* name, const std::vector<py::ssize_t>& shape,
                  bool writable) {
-    if (!a.dtype().is(py::dtype::of<T>())) {
+    if (!has_dtype<T>(a)) {
         throw py::value_error(std::string(name) + " must have dtype " +
                               std::string(py::str(py::dtype::of<T>())) + "; got " +
                               std::string(py::str(a.dtype())) + ".");
@@ -71,11 +79,42 @@ Layout make_layout(const std::vector<int>& sizes) {
     return Layout(sizes);
 }
 
-Activation make_activation(int code) {
-    if (code < 0 || code > 3) {
-        throw py::value_error("activation code must be 0..3; got " + std::to_string(code) + ".");
+mathlearn::Sigma make_activation(int code, double param) {
+    if (code < 0 || code >= mathlearn::kActivationCount) {
+        throw py::value_error("activation code must be 0.." +
+                              std::to_string(mathlearn::kActivationCount - 1) + "; got " +
+                              std::to_string(code) + ".");
     }
-    return static_cast<Activation>(code);
+    mathlearn::Sigma s{static_cast<Activation>(code), param};
+    if (s.kind == Activation::power && (param < 1 || param != double(int(param)))) {
+        throw py::value_error("the degree of the power activation must be an integer >= 1; got " +
+                              std::to_string(param) + ".");
+    }
+    if ((s.kind == Activation::leaky_relu || s.kind == Activation::elu) && !(param > 0)) {
+        throw py::value_error("the parameter of leaky_relu and elu must be > 0; got " +
+                              std::to_string(param) + ".");
+    }
+    return s;
+}
+
+// Pointers to the arrays of a list of L - 1 per-layer (B, n_l) arrays, or an
+// empty vector for an empty list.
+template <class T>
+std::vector<T*> layer_arrays(const py::list& arrays, const char* name, const Layout& lay,
+                             py::ssize_t B, bool writable) {
+    std::vector<T*> out;
+    if (arrays.size() == 0) return out;
+    const int L = lay.depth();
+    if (py::ssize_t(arrays.size()) != L - 1) {
+        throw py::value_error(std::string(name) + " must contain " + std::to_string(L - 1) +
+                              " arrays; got " + std::to_string(arrays.size()) + ".");
+    }
+    for (int l = 1; l < L; ++l) {
+        py::array h = arrays[l - 1].cast<py::array>();
+        check_array<T>(h, name, {B, lay.n[l]}, writable);
+        out.push_back(static_cast<T*>(writable ? h.mutable_data() : const_cast<void*>(h.data())));
+    }
+    return out;
 }
 
 void require_blas() {
@@ -102,44 +141,28 @@ py::ssize_t batch_of(const py::array& X, const Layout& lay) {
 }
 
 template <class T>
-void forward_impl(const py::array& w, const py::array& X, const Layout& lay, Activation act,
-                  py::array& Y, const py::list& hidden_list) {
+void forward_impl(const py::array& w, const py::array& X, const Layout& lay,
+                  const mathlearn::Sigma& act, py::array& Y, const py::list& hidden_list,
+                  const py::list& pre_list) {
     const int L = lay.depth();
     check_array<T>(w, "w", {lay.n_params}, false);
     const py::ssize_t B = batch_of<T>(X, lay);
     check_array<T>(Y, "Y", {B, lay.n[L]}, true);
-
-    // Hidden activations go to the caller's arrays when given (for a later
-    // backward pass), otherwise to scratch buffers owned here.
-    std::vector<std::vector<T>> scratch;
-    std::vector<T*> hidden(static_cast<std::size_t>(std::max(L - 1, 0)));
-    if (hidden_list.size() != 0) {
-        if (py::ssize_t(hidden_list.size()) != L - 1) {
-            throw py::value_error("hidden must contain " + std::to_string(L - 1) + " arrays; got " +
-                                  std::to_string(hidden_list.size()) + ".");
-        }
-        for (int l = 1; l < L; ++l) {
-            py::array h = hidden_list[l - 1].cast<py::array>();
-            check_array<T>(h, "hidden array", {B, lay.n[l]}, true);
-            hidden[l - 1] = static_cast<T*>(h.mutable_data());
-        }
-    } else {
-        for (int l = 1; l < L; ++l) {
-            scratch.emplace_back(static_cast<std::size_t>(B) * lay.n[l]);
-            hidden[l - 1] = scratch.back().data();
-        }
-    }
+    const std::vector<T*> hidden = layer_arrays<T>(hidden_list, "hidden", lay, B, true);
+    const std::vector<T*> pre = layer_arrays<T>(pre_list, "pre", lay, B, true);
     if (B == 0) return;
     const T* wp = static_cast<const T*>(w.data());
     const T* Xp = static_cast<const T*>(X.data());
     T* Yp = static_cast<T*>(Y.mutable_data());
+    const bool blas = mathlearn::choose_blas<T>(lay, B);
     py::gil_scoped_release release;
-    mathlearn::forward<T>(lay, act, wp, Xp, B, hidden, Yp, mathlearn::use_blas());
+    mathlearn::forward<T>(lay, act, wp, Xp, B, hidden, pre, Yp, blas);
 }
 
 template <class T>
-void backward_impl(const py::array& w, const py::array& X, const Layout& lay, Activation act,
-                   const py::list& hidden_list, const py::array& G, py::array& grad) {
+void backward_impl(const py::array& w, const py::array& X, const Layout& lay,
+                   const mathlearn::Sigma& act, const py::list& hidden_list,
+                   const py::list& pre_list, const py::array& G, py::array& grad) {
     const int L = lay.depth();
     check_array<T>(w, "w", {lay.n_params}, false);
     const py::ssize_t B = batch_of<T>(X, lay);
@@ -149,12 +172,15 @@ void backward_impl(const py::array& w, const py::array& X, const Layout& lay, Ac
         throw py::value_error("hidden must contain " + std::to_string(L - 1) + " arrays; got " +
                               std::to_string(hidden_list.size()) + ".");
     }
-    std::vector<const T*> hidden;
-    for (int l = 1; l < L; ++l) {
-        py::array h = hidden_list[l - 1].cast<py::array>();
-        check_array<T>(h, "hidden array", {B, lay.n[l]}, false);
-        hidden.push_back(static_cast<const T*>(h.data()));
+    if (act.needs_z() && py::ssize_t(pre_list.size()) != L - 1) {
+        throw py::value_error("pre must contain the " + std::to_string(L - 1) +
+                              " pre-activation arrays for this activation; got " +
+                              std::to_string(pre_list.size()) + ".");
     }
+    const std::vector<T*> h = layer_arrays<T>(hidden_list, "hidden", lay, B, false);
+    const std::vector<T*> z = layer_arrays<T>(pre_list, "pre", lay, B, false);
+    const std::vector<const T*> hidden(h.begin(), h.end());
+    const std::vector<const T*> pre(z.begin(), z.end());
     T* gp = static_cast<T*>(grad.mutable_data());
     if (B == 0) {
         std::memset(static_cast<void*>(gp), 0, sizeof(T) * std::size_t(lay.n_params));
@@ -166,38 +192,43 @@ void backward_impl(const py::array& w, const py::array& X, const Layout& lay, Ac
     const T* Xp = static_cast<const T*>(X.data());
     const T* Gp = static_cast<const T*>(G.data());
     py::gil_scoped_release release;
-    mathlearn::backward<T>(lay, act, wp, Xp, B, hidden, Gp, gp, work1.data(), work2.data());
+    mathlearn::backward<T>(lay, act, wp, Xp, B, hidden, pre, Gp, gp, work1.data(), work2.data());
 }
 
 template <class T>
-void jacobian_impl(const py::array& w, const py::array& X, const Layout& lay, Activation act,
-                   py::array& J) {
+void jacobian_impl(const py::array& w, const py::array& X, const Layout& lay,
+                   const mathlearn::Sigma& act, py::array& J) {
     const int L = lay.depth();
     check_array<T>(w, "w", {lay.n_params}, false);
     const py::ssize_t B = batch_of<T>(X, lay);
     check_array<T>(J, "out", {B, lay.n[L], lay.n_params}, true);
     if (B == 0) return;
     std::vector<std::vector<T>> storage;
-    std::vector<T*> hidden;
+    std::vector<T*> hidden, pre;
     for (int l = 1; l < L; ++l) {
         storage.emplace_back(static_cast<std::size_t>(B) * lay.n[l]);
         hidden.push_back(storage.back().data());
+        if (act.needs_z()) {
+            storage.emplace_back(static_cast<std::size_t>(B) * lay.n[l]);
+            pre.push_back(storage.back().data());
+        }
     }
     // The forward pass needs a destination for z_L, which the Jacobian does not use.
     std::vector<T> Y(static_cast<std::size_t>(B) * lay.n[L]);
     std::vector<const T*> hidden_const(hidden.begin(), hidden.end());
+    std::vector<const T*> pre_const(pre.begin(), pre.end());
     const T* wp = static_cast<const T*>(w.data());
     const T* Xp = static_cast<const T*>(X.data());
     T* Jp = static_cast<T*>(J.mutable_data());
     py::gil_scoped_release release;
     // The fused forward kernel keeps the whole call on the OpenMP pool.
-    mathlearn::forward<T>(lay, act, wp, Xp, B, hidden, Y.data(), false);
-    mathlearn::jacobian<T>(lay, act, wp, Xp, B, hidden_const, Jp);
+    mathlearn::forward<T>(lay, act, wp, Xp, B, hidden, pre, Y.data(), false);
+    mathlearn::jacobian<T>(lay, act, wp, Xp, B, hidden_const, pre_const, Jp);
 }
 
 bool is_float64(const py::array& w) {
-    if (w.dtype().is(py::dtype::of<double>())) return true;
-    if (w.dtype().is(py::dtype::of<float>())) return false;
+    if (has_dtype<double>(w)) return true;
+    if (has_dtype<float>(w)) return false;
     throw py::value_error("w must have dtype float64 or float32; got " +
                           std::string(py::str(w.dtype())) + ".");
 }
@@ -259,58 +290,61 @@ PYBIND11_MODULE(_core, m) {
             }
         },
         py::arg("path"),
-        "Force forward passes onto the BLAS kernel or the fused OpenMP loop ('auto' restores "
-        "the default, BLAS). Process-wide; meant for tests and benchmarks.");
+        "Force forward passes onto the BLAS kernel or the fused row-blocked OpenMP loop ('auto' "
+        "restores the automatic choice by width and batch). Process-wide; meant for tests and "
+        "benchmarks.");
 
     m.def(
         "forward",
         [](const py::array& w, const py::array& X, const std::vector<int>& sizes, int activation,
-           py::array Y, const py::list& hidden) {
+           double param, py::array Y, const py::list& hidden, const py::list& pre) {
             require_blas();
             const Layout lay = make_layout(sizes);
-            const Activation act = make_activation(activation);
+            const mathlearn::Sigma act = make_activation(activation, param);
             if (is_float64(w)) {
-                forward_impl<double>(w, X, lay, act, Y, hidden);
+                forward_impl<double>(w, X, lay, act, Y, hidden, pre);
             } else {
-                forward_impl<float>(w, X, lay, act, Y, hidden);
+                forward_impl<float>(w, X, lay, act, Y, hidden, pre);
             }
         },
-        py::arg("w"), py::arg("X"), py::arg("layer_sizes"), py::arg("activation"), py::arg("Y"),
-        py::arg("hidden") = py::list(),
+        py::arg("w"), py::arg("X"), py::arg("layer_sizes"), py::arg("activation"),
+        py::arg("param"), py::arg("Y"), py::arg("hidden") = py::list(), py::arg("pre") = py::list(),
         "Write f_w(X) into Y (B, n_L); when `hidden` holds L-1 arrays (B, n_l), also write the "
-        "hidden activations a_l there for backward().");
+        "hidden activations a_l there, and when `pre` does, the pre-activations z_l.");
 
     m.def(
         "backward",
         [](const py::array& w, const py::array& X, const std::vector<int>& sizes, int activation,
-           const py::list& hidden, const py::array& G, py::array grad) {
+           double param, const py::list& hidden, const py::list& pre, const py::array& G,
+           py::array grad) {
             require_blas();
             const Layout lay = make_layout(sizes);
-            const Activation act = make_activation(activation);
+            const mathlearn::Sigma act = make_activation(activation, param);
             if (is_float64(w)) {
-                backward_impl<double>(w, X, lay, act, hidden, G, grad);
+                backward_impl<double>(w, X, lay, act, hidden, pre, G, grad);
             } else {
-                backward_impl<float>(w, X, lay, act, hidden, G, grad);
+                backward_impl<float>(w, X, lay, act, hidden, pre, G, grad);
             }
         },
         py::arg("w"), py::arg("X"), py::arg("layer_sizes"), py::arg("activation"),
-        py::arg("hidden"), py::arg("G"), py::arg("grad"),
+        py::arg("param"), py::arg("hidden"), py::arg("pre"), py::arg("G"), py::arg("grad"),
         "Write sum_b G[b] . Jac f_{x_b}(w) into grad (P,), given G = dL/dY (B, n_L) and the "
         "hidden activations from forward().");
 
     m.def(
         "jacobian",
         [](const py::array& w, const py::array& X, const std::vector<int>& sizes, int activation,
-           py::array out) {
+           double param, py::array out) {
             require_blas();
             const Layout lay = make_layout(sizes);
-            const Activation act = make_activation(activation);
+            const mathlearn::Sigma act = make_activation(activation, param);
             if (is_float64(w)) {
                 jacobian_impl<double>(w, X, lay, act, out);
             } else {
                 jacobian_impl<float>(w, X, lay, act, out);
             }
         },
-        py::arg("w"), py::arg("X"), py::arg("layer_sizes"), py::arg("activation"), py::arg("out"),
+        py::arg("w"), py::arg("X"), py::arg("layer_sizes"), py::arg("activation"),
+        py::arg("param"), py::arg("out"),
         "Write the per-sample Jacobians Jac f_{x_b}(w) into out (B, n_L, P).");
 }

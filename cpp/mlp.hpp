@@ -20,14 +20,84 @@
 
 namespace mathlearn {
 
-enum class Activation : int { identity = 0, sigmoid = 1, tanh = 2, relu = 3 };
+enum class Activation : int {
+    identity = 0,
+    sigmoid = 1,
+    tanh = 2,
+    relu = 3,
+    leaky_relu = 4,  // param = slope for z < 0, > 0
+    softplus = 5,
+    elu = 6,         // param = alpha > 0
+    gelu = 7,        // the exact z Phi(z), Phi the standard normal cdf
+    sin = 8,
+    power = 9,       // param = integer degree k >= 1
+};
+constexpr int kActivationCount = 10;
 
-// sigma'(z) written in terms of a = sigma(z), which is what the cache keeps:
-// sigmoid' = a (1 - a), tanh' = 1 - a^2, relu'(z) = 1 if z > 0 else 0
-// (so relu'(0) = 0, because a > 0 exactly when z > 0).
+// An activation with its one real parameter (ignored by the kinds that have none).
+struct Sigma {
+    Activation kind = Activation::identity;
+    double param = 0.0;
+
+    // gelu, sin and power are not invertible on R, so sigma' cannot be computed
+    // from a = sigma(z): the kernels keep the pre-activation z for them.
+    bool needs_z() const {
+        return kind == Activation::gelu || kind == Activation::sin || kind == Activation::power;
+    }
+};
+
+// z^k by k - 1 multiplications, k >= 1. Python's z ** k calls pow, so the two
+// agree to about k rounding errors.
+inline double int_power(double z, int k) {
+    double r = z;
+    for (int i = 1; i < k; ++i) r *= z;
+    return r;
+}
+
+inline constexpr double kInvSqrt2 = 0.70710678118654752440;
+inline constexpr double kInvSqrt2Pi = 0.39894228040143267794;
+
+// sigma(z) for the kinds without a vectorized array loop.
+inline double sigma_scalar(const Sigma& s, double z) {
+    switch (s.kind) {
+        case Activation::identity:
+            return z;
+        case Activation::sigmoid:
+            return sigmoid_vectorizable(z);
+        case Activation::tanh:
+            return std::tanh(z);
+        case Activation::relu:
+            return z > 0.0 ? z : 0.0;
+        case Activation::leaky_relu:
+            return z > 0.0 ? z : s.param * z;
+        case Activation::softplus:
+            // max(z, 0) + log1p(exp(-|z|)) never overflows: softplus(1000) = 1000.
+            return (z > 0.0 ? z : 0.0) + std::log1p(std::exp(-std::fabs(z)));
+        case Activation::elu:
+            return z > 0.0 ? z : s.param * std::expm1(z);
+        case Activation::gelu:
+            // Phi(z) = erfc(-z / sqrt 2) / 2 keeps relative accuracy for z << 0.
+            return z * 0.5 * std::erfc(-z * kInvSqrt2);
+        case Activation::sin:
+            return std::sin(z);
+        case Activation::power:
+            return int_power(z, int(s.param));
+    }
+    return z;
+}
+
+// sigma'(z), computed from a = sigma(z) where sigma is invertible and from z
+// otherwise (see Sigma::needs_z; z is unused for the other kinds):
+//   sigmoid' = a (1 - a), tanh' = 1 - a^2,
+//   relu' = [a > 0] (so relu'(0) = 0), leaky_relu' = 1 if a > 0 else slope,
+//   softplus'(z) = sigmoid(z) = 1 - exp(-a) = -expm1(-a), because exp(a) = 1 + exp(z),
+//   elu'(z) = 1 for z > 0 and alpha exp(z) = a + alpha for z <= 0,
+//   gelu'(z) = Phi(z) + z phi(z), sin' = cos, (z^k)' = k z^(k-1).
+// At the kinks (z = 0) these are the one-sided derivatives from the left,
+// the values PyTorch 2.x uses.
 template <class T>
-inline T derivative_from_value(Activation act, T a) {
-    switch (act) {
+inline T derivative_from(const Sigma& s, T z, T a) {
+    switch (s.kind) {
         case Activation::identity:
             return T(1);
         case Activation::sigmoid:
@@ -36,6 +106,22 @@ inline T derivative_from_value(Activation act, T a) {
             return T(1) - a * a;
         case Activation::relu:
             return a > T(0) ? T(1) : T(0);
+        case Activation::leaky_relu:
+            return a > T(0) ? T(1) : T(s.param);
+        case Activation::softplus:
+            return T(-std::expm1(-double(a)));
+        case Activation::elu:
+            return a > T(0) ? T(1) : T(double(a) + s.param);
+        case Activation::gelu: {
+            const double x = z;
+            return T(0.5 * std::erfc(-x * kInvSqrt2) + x * kInvSqrt2Pi * std::exp(-0.5 * x * x));
+        }
+        case Activation::sin:
+            return T(std::cos(double(z)));
+        case Activation::power: {
+            const int k = int(s.param);
+            return k == 1 ? T(1) : T(k * int_power(double(z), k - 1));
+        }
     }
     return T(1);
 }
@@ -47,10 +133,11 @@ void tanh_inplace(float* a, std::ptrdiff_t count);
 void sigmoid_inplace(double* a, std::ptrdiff_t count);
 void sigmoid_inplace(float* a, std::ptrdiff_t count);
 
-// a[k] = sigma(a[k]) for k < count, on one thread.
+// a[k] = sigma(a[k]) for k < count, on one thread. The other kinds are
+// evaluated in double, also for float32 data.
 template <class T>
-void apply_activation(Activation act, T* a, std::ptrdiff_t count) {
-    switch (act) {
+void apply_activation(const Sigma& s, T* a, std::ptrdiff_t count) {
+    switch (s.kind) {
         case Activation::identity:
             return;
         case Activation::sigmoid:
@@ -61,6 +148,9 @@ void apply_activation(Activation act, T* a, std::ptrdiff_t count) {
             return;
         case Activation::relu:
             for (std::ptrdiff_t k = 0; k < count; ++k) a[k] = a[k] > T(0) ? a[k] : T(0);
+            return;
+        default:
+            for (std::ptrdiff_t k = 0; k < count; ++k) a[k] = T(sigma_scalar(s, double(a[k])));
             return;
     }
 }
@@ -93,97 +183,173 @@ struct Layout {
 // as much as 10^4 multiply-adds.
 constexpr std::ptrdiff_t kParallelMinWork = std::ptrdiff_t(1) << 14;
 
-// Choice between the two forward kernels, made in this one place for a whole
-// call, so that one call never alternates between the BLAS thread pool and
-// the OpenMP one. OpenBLAS worker threads keep spinning for a while after
-// each call, and an OpenMP region started in that window competes with them
-// for the cores. In timings on a 2-core machine that made 2-thread calls
-// 10 to 100 times slower than 1-thread calls.
+// Choice between the forward kernels, made in this one place (choose_blas)
+// for a whole call, so that one call never alternates between the BLAS
+// thread pool and the OpenMP one. OpenBLAS worker threads keep spinning for
+// a while after each call, and an OpenMP region started in that window
+// competes with them for the cores.
 //  - BLAS path: per layer, bias rows, one GEMM, then sigma in one serial pass.
-//    BLAS threads the GEMM itself.
-//  - Fused path: per layer, the affine map and sigma in one pass per row,
-//    with OpenMP over the rows of the batch and no BLAS call.
-// In timings of forward passes of [n, n, n] tanh networks on a 2-core
-// x86-64 machine (n = 2 to 16, B = 16, 256, 4096, one and two threads), the
-// BLAS path was faster in every case, by 5% to 4x. So forward passes use it,
-// and the fused path serves the Jacobian, whose own loop runs on OpenMP.
-// NOTE: those timings were taken on a shared machine with other jobs
-// running; the fused path is kept selectable for tests and benchmarks.
+//    BLAS threads the GEMM itself. Every hidden layer (B x n_l) goes through
+//    memory.
+//  - Fused path: blocks of kFusedRows rows go through all layers while they
+//    stay in the L1/L2 cache, with OpenMP over the blocks and no BLAS call.
+//    Only the input is read and only the output written.
+// The fused path wins when the layers are narrow, because a GEMM with a
+// small inner dimension is bound by the memory traffic of its output, and
+// loses for wide layers, where the GEMM runs near peak FLOP/s.
+// benchmarks/bench_network.py::test_forward_path times both.
 enum class ForwardPath : int { automatic = 0, blas = 1, fused = 2 };
 
 ForwardPath& forward_path_override();
 
-inline bool use_blas() { return forward_path_override() != ForwardPath::fused; }
+constexpr int kFusedRows = 64;
+// The automatic choice takes the fused path when every layer has at most
+// kFusedMaxWidth units and the hidden activations of the whole batch would
+// take at least kFusedMinHiddenBytes. That is far beyond the last-level
+// cache, so the BLAS path pays a round trip to main memory per layer.
+// NOTE: set from timings of [10, 16..128, .., 1] tanh nets with B = 1024 to
+// 361 472 on one loaded 2-core x86-64 machine: BLAS won up to B = 16 384 at
+// every width, fused won by 1.4x to 2x at B = 361 472 for widths up to 64 and
+// lost at 128. Other CPUs may move the crossover.
+constexpr int kFusedMaxWidth = 64;
+constexpr std::ptrdiff_t kFusedMinHiddenBytes = std::ptrdiff_t(32) << 20;
 
-// Z = A W^T + b for the whole batch with one GEMM, then sigma when apply_sigma.
 template <class T>
-void affine_layer_blas(Activation act, bool apply_sigma, std::ptrdiff_t B, int n_in, int n_out,
-                       const T* W, const T* b, const T* A, T* Z) {
+inline bool choose_blas(const Layout& lay, std::ptrdiff_t B) {
+    switch (forward_path_override()) {
+        case ForwardPath::blas:
+            return true;
+        case ForwardPath::fused:
+            return false;
+        case ForwardPath::automatic:
+            break;
+    }
+    int widest = 1;
+    std::ptrdiff_t hidden_units = 0;
+    for (int l = 0; l <= lay.depth(); ++l) {
+        widest = std::max(widest, lay.n[l]);
+        if (l > 0 && l < lay.depth()) hidden_units += lay.n[l];
+    }
+    const std::ptrdiff_t hidden_bytes = B * hidden_units * std::ptrdiff_t(sizeof(T));
+    return !(widest <= kFusedMaxWidth && hidden_bytes >= kFusedMinHiddenBytes);
+}
+
+// Z = A W^T + b for the whole batch with one GEMM; when apply_sigma, the
+// pre-activation is copied to `pre` (if not null) and Z becomes sigma(Z).
+template <class T>
+void affine_layer_blas(const Sigma& act, bool apply_sigma, std::ptrdiff_t B, int n_in, int n_out,
+                       const T* W, const T* b, const T* A, T* Z, T* pre) {
     for (std::ptrdiff_t r = 0; r < B; ++r) {
         std::copy(b, b + n_out, Z + r * n_out);
     }
     gemm_rm_abt<T>(int(B), n_out, n_in, A, W, T(1), Z);
-    if (apply_sigma && act != Activation::identity) {
+    if (apply_sigma) {
+        if (pre != nullptr) std::copy(Z, Z + B * n_out, pre);
         apply_activation(act, Z, B * n_out);
     }
 }
 
-// Z = sigma(A W^T + b) row by row, threaded over the batch. The fused path
-// serves layers with few weights, so W^T is copied once into a small buffer:
-// each row is then b plus a sum of columns of W (rows of W^T), a loop over
-// contiguous memory that vectorizes.
+// z = W a + b for `rows` rows, with Wt = W^T (n_in x n_out) so that each row
+// is b plus a sum of rows of Wt, a loop over contiguous memory that
+// vectorizes. Defined in activations.cpp with one version per instruction set.
+void affine_rows(std::ptrdiff_t rows, int n_in, int n_out, const double* Wt, const double* b,
+                 const double* A, double* Z);
+void affine_rows(std::ptrdiff_t rows, int n_in, int n_out, const float* Wt, const float* b,
+                 const float* A, float* Z);
+
+// Fused forward pass: each thread takes blocks of kFusedRows rows through
+// all layers in two small ping-pong buffers. hidden and pre (when not empty)
+// still receive a_l and z_l, for a later backward pass.
 template <class T>
-void affine_layer_fused(Activation act, bool apply_sigma, std::ptrdiff_t B, int n_in, int n_out,
-                        const T* W, const T* b, const T* A, T* Z) {
-    std::vector<T> Wt(static_cast<std::size_t>(n_in) * n_out);
-    for (int i = 0; i < n_out; ++i) {
-        for (int j = 0; j < n_in; ++j) Wt[std::size_t(j) * n_out + i] = W[std::ptrdiff_t(i) * n_in + j];
+void forward_fused(const Layout& lay, const Sigma& act, const T* w, const T* X, std::ptrdiff_t B,
+                   const std::vector<T*>& hidden, const std::vector<T*>& pre, T* Y) {
+    const int L = lay.depth();
+    std::vector<std::vector<T>> Wt(static_cast<std::size_t>(L));
+    for (int l = 1; l <= L; ++l) {
+        const int n_in = lay.n[l - 1], n_out = lay.n[l];
+        const T* W = w + lay.w_offset[l - 1];
+        auto& t = Wt[l - 1];
+        t.resize(static_cast<std::size_t>(n_in) * n_out);
+        for (int i = 0; i < n_out; ++i)
+            for (int j = 0; j < n_in; ++j) t[std::size_t(j) * n_out + i] = W[std::ptrdiff_t(i) * n_in + j];
     }
-    const T* WtData = Wt.data();
-#pragma omp parallel for schedule(static) if (B * n_in * n_out >= kParallelMinWork)
-    for (std::ptrdiff_t r = 0; r < B; ++r) {
-        const T* a = A + r * n_in;
-        T* z = Z + r * n_out;
-        std::copy(b, b + n_out, z);
-        for (int j = 0; j < n_in; ++j) {
-            const T aj = a[j];
-            const T* column = WtData + std::ptrdiff_t(j) * n_out;
-#pragma omp simd
-            for (int i = 0; i < n_out; ++i) z[i] += aj * column[i];
+    int widest = 1;
+    for (int n : lay.n) widest = std::max(widest, n);
+    const std::ptrdiff_t n_blocks = (B + kFusedRows - 1) / kFusedRows;
+    std::ptrdiff_t flops = 0;
+    for (int l = 1; l <= L; ++l) flops += std::ptrdiff_t(lay.n[l - 1]) * lay.n[l];
+
+#pragma omp parallel if (B * flops >= kParallelMinWork)
+    {
+        std::vector<T> buf0(static_cast<std::size_t>(kFusedRows) * widest);
+        std::vector<T> buf1(static_cast<std::size_t>(kFusedRows) * widest);
+#pragma omp for schedule(static)
+        for (std::ptrdiff_t blk = 0; blk < n_blocks; ++blk) {
+            const std::ptrdiff_t r0 = blk * kFusedRows;
+            const std::ptrdiff_t rows = std::min<std::ptrdiff_t>(kFusedRows, B - r0);
+            const T* A = X + r0 * lay.n[0];
+            T* cur = buf0.data();
+            T* other = buf1.data();
+            for (int l = 1; l <= L; ++l) {
+                const int n_in = lay.n[l - 1], n_out = lay.n[l];
+                const T* b = w + lay.b_offset[l - 1];
+                T* Z = (l == L) ? Y + r0 * n_out : cur;
+                affine_rows(rows, n_in, n_out, Wt[l - 1].data(), b, A, Z);
+                if (l < L) {
+                    if (!pre.empty()) std::copy(Z, Z + rows * n_out, pre[l - 1] + r0 * n_out);
+                    apply_activation(act, Z, rows * n_out);
+                    if (!hidden.empty()) std::copy(Z, Z + rows * n_out, hidden[l - 1] + r0 * n_out);
+                    A = Z;
+                    std::swap(cur, other);
+                }
+            }
         }
-        if (apply_sigma) apply_activation(act, z, n_out);
     }
 }
 
-// Forward pass. hidden[l - 1] receives a_l (B, n_l) for l = 1..L-1; Y gets z_L.
-// blas selects the kernel (see use_blas).
+// Forward pass into Y (B, n_L). When `hidden` is not empty, hidden[l - 1]
+// receives a_l (B, n_l) for l = 1..L-1; when `pre` is not empty, pre[l - 1]
+// receives z_l. blas selects the kernel (see choose_blas).
 template <class T>
-void forward(const Layout& lay, Activation act, const T* w, const T* X, std::ptrdiff_t B,
-             const std::vector<T*>& hidden, T* Y, bool blas) {
+void forward(const Layout& lay, const Sigma& act, const T* w, const T* X, std::ptrdiff_t B,
+             const std::vector<T*>& hidden, const std::vector<T*>& pre, T* Y, bool blas) {
     const int L = lay.depth();
+    if (!blas) {
+        forward_fused<T>(lay, act, w, X, B, hidden, pre, Y);
+        return;
+    }
+    // The BLAS path needs a destination for every hidden layer.
+    std::vector<std::vector<T>> scratch;
     const T* A = X;
     for (int l = 1; l <= L; ++l) {
-        T* Z = (l == L) ? Y : hidden[l - 1];
+        T* Z;
+        if (l == L) {
+            Z = Y;
+        } else if (!hidden.empty()) {
+            Z = hidden[l - 1];
+        } else {
+            scratch.emplace_back(static_cast<std::size_t>(B) * lay.n[l]);
+            Z = scratch.back().data();
+        }
         const T* W = w + lay.w_offset[l - 1];
         const T* b = w + lay.b_offset[l - 1];
-        if (blas) {
-            affine_layer_blas<T>(act, l < L, B, lay.n[l - 1], lay.n[l], W, b, A, Z);
-        } else {
-            affine_layer_fused<T>(act, l < L, B, lay.n[l - 1], lay.n[l], W, b, A, Z);
-        }
+        T* z_out = (l < L && !pre.empty()) ? pre[l - 1] : nullptr;
+        affine_layer_blas<T>(act, l < L, B, lay.n[l - 1], lay.n[l], W, b, A, Z, z_out);
         A = Z;
     }
 }
 
-// Backpropagation, with BLAS for the products and no OpenMP region (use_blas
-// gives the reason). Following Goodfellow, Bengio and Courville, Deep
-// Learning, Section 6.5.4, with delta_L = G = dL/dY:
+// Backpropagation, with BLAS for the products and no OpenMP region
+// (choose_blas gives the reason). Following Goodfellow, Bengio and
+// Courville, Deep Learning, Section 6.5.4, with delta_L = G = dL/dY:
 //   grad W_l = delta_l^T a_{l-1},  grad b_l = sum over rows of delta_l,
 //   delta_{l-1} = (delta_l W_l) * sigma'(z_{l-1}).
+// pre holds z_l when act.needs_z(), else it may be empty.
 // work1 and work2 each hold B * max hidden width elements.
 template <class T>
-void backward(const Layout& lay, Activation act, const T* w, const T* X, std::ptrdiff_t B,
-              const std::vector<const T*>& hidden, const T* G, T* grad, T* work1, T* work2) {
+void backward(const Layout& lay, const Sigma& act, const T* w, const T* X, std::ptrdiff_t B,
+              const std::vector<const T*>& hidden, const std::vector<const T*>& pre, const T* G,
+              T* grad, T* work1, T* work2) {
     const int L = lay.depth();
     const T* delta = G;
     T* next = work1;
@@ -205,10 +371,25 @@ void backward(const Layout& lay, Activation act, const T* w, const T* X, std::pt
         if (l > 1) {
             gemm_rm_ab<T>(int(B), n_in, n_out, delta, w + lay.w_offset[l - 1], T(0), next);
             const std::ptrdiff_t total = B * n_in;
-            if (act != Activation::identity) {
-                for (std::ptrdiff_t k = 0; k < total; ++k) {
-                    next[k] *= derivative_from_value(act, A[k]);
-                }
+            const T* Z = act.needs_z() ? pre[l - 2] : A;
+            // The common kinds get their own loop, without a switch per
+            // element, so that the compiler vectorizes it.
+            switch (act.kind) {
+                case Activation::identity:
+                    break;
+                case Activation::tanh:
+                    for (std::ptrdiff_t k = 0; k < total; ++k) next[k] *= T(1) - A[k] * A[k];
+                    break;
+                case Activation::sigmoid:
+                    for (std::ptrdiff_t k = 0; k < total; ++k) next[k] *= A[k] * (T(1) - A[k]);
+                    break;
+                case Activation::relu:
+                    for (std::ptrdiff_t k = 0; k < total; ++k) next[k] = A[k] > T(0) ? next[k] : T(0);
+                    break;
+                default:
+                    for (std::ptrdiff_t k = 0; k < total; ++k) {
+                        next[k] *= derivative_from(act, Z[k], A[k]);
+                    }
             }
             delta = next;
             std::swap(next, spare);
@@ -217,15 +398,88 @@ void backward(const Layout& lay, Activation act, const T* w, const T* X, std::pt
 }
 
 // Per-sample Jacobian J[b] = Jac f_{x_b}(w), shape (m, P) with m = n_L, for
-// rows b of a batch whose hidden activations are already in `hidden`.
+// rows b of a batch whose hidden activations are already in `hidden` (and
+// pre-activations in `pre` when act.needs_z()).
 //   J[b, k, W_l block (i, j)] = D_l[k, i] a_{l-1}[j],  J[b, k, b_l block i] = D_l[k, i],
 // with D_L = I_m and D_l = (D_{l+1} W_{l+1}) diag(sigma'(z_l)), which is the
 // chain rule applied to f_x(w) one layer at a time. Each thread keeps its own
 // D_1..D_L and writes the rows J[b, k, :] front to back, so every output byte
 // is written once and in memory order.
+
+// Scratch memory of one thread: D_1..D_L at d_offset[1..L], and sigma'(z_l).
 template <class T>
-void jacobian(const Layout& lay, Activation act, const T* w, const T* X, std::ptrdiff_t B,
-              const std::vector<const T*>& hidden, T* J) {
+struct JacobianScratch {
+    std::vector<std::ptrdiff_t> d_offset;
+    std::vector<T> D;
+    std::vector<T> slope;
+};
+
+// J[r] for one row r; the loop body of jacobian().
+template <class T>
+inline void jacobian_row_body(const Layout& lay, const Sigma& act, const T* w, const T* X,
+                              std::ptrdiff_t r, const std::vector<const T*>& hidden,
+                              const std::vector<const T*>& pre, T* J, JacobianScratch<T>& s) {
+    const int L = lay.depth();
+    const int m = lay.n[L];
+    const std::ptrdiff_t P = lay.n_params;
+    T* DL = s.D.data() + s.d_offset[L];
+    std::fill(DL, DL + std::ptrdiff_t(m) * m, T(0));
+    for (int k = 0; k < m; ++k) DL[std::ptrdiff_t(k) * m + k] = T(1);
+
+    for (int l = L - 1; l >= 1; --l) {
+        const int n_l = lay.n[l];
+        const int n_up = lay.n[l + 1];
+        const T* Wup = w + lay.w_offset[l];  // W_{l+1}, (n_up, n_l)
+        const T* Dup = s.D.data() + s.d_offset[l + 1];
+        T* Dl = s.D.data() + s.d_offset[l];
+        const T* a = hidden[l - 1] + r * n_l;
+        const T* z = act.needs_z() ? pre[l - 1] + r * n_l : a;
+        T* slope = s.slope.data();
+        for (int j = 0; j < n_l; ++j) slope[j] = derivative_from(act, z[j], a[j]);
+        for (int k = 0; k < m; ++k) {
+            T* row = Dl + std::ptrdiff_t(k) * n_l;
+            std::fill(row, row + n_l, T(0));
+            for (int i = 0; i < n_up; ++i) {
+                const T coef = Dup[std::ptrdiff_t(k) * n_up + i];
+                const T* Wi = Wup + std::ptrdiff_t(i) * n_l;
+#pragma omp simd
+                for (int j = 0; j < n_l; ++j) row[j] += coef * Wi[j];
+            }
+            for (int j = 0; j < n_l; ++j) row[j] *= slope[j];
+        }
+    }
+
+    T* Jb = J + r * std::ptrdiff_t(m) * P;
+    for (int k = 0; k < m; ++k) {
+        T* out = Jb + std::ptrdiff_t(k) * P;
+        for (int l = 1; l <= L; ++l) {
+            const int n_in = lay.n[l - 1];
+            const int n_out = lay.n[l];
+            const T* a = (l == 1) ? X + r * n_in : hidden[l - 2] + r * n_in;
+            const T* Dk = s.D.data() + s.d_offset[l] + std::ptrdiff_t(k) * n_out;
+            for (int i = 0; i < n_out; ++i) {
+                const T d = Dk[i];
+#pragma omp simd
+                for (int j = 0; j < n_in; ++j) out[j] = d * a[j];
+                out += n_in;
+            }
+            std::copy(Dk, Dk + n_out, out);
+            out += n_out;
+        }
+    }
+}
+
+// jacobian_row_body compiled once per instruction set, in activations.cpp.
+void jacobian_row(const Layout& lay, const Sigma& act, const double* w, const double* X,
+                  std::ptrdiff_t r, const std::vector<const double*>& hidden,
+                  const std::vector<const double*>& pre, double* J, JacobianScratch<double>& s);
+void jacobian_row(const Layout& lay, const Sigma& act, const float* w, const float* X,
+                  std::ptrdiff_t r, const std::vector<const float*>& hidden,
+                  const std::vector<const float*>& pre, float* J, JacobianScratch<float>& s);
+
+template <class T>
+void jacobian(const Layout& lay, const Sigma& act, const T* w, const T* X, std::ptrdiff_t B,
+              const std::vector<const T*>& hidden, const std::vector<const T*>& pre, T* J) {
     const int L = lay.depth();
     const int m = lay.n[L];
     const std::ptrdiff_t P = lay.n_params;
@@ -240,51 +494,11 @@ void jacobian(const Layout& lay, Activation act, const T* w, const T* X, std::pt
 
 #pragma omp parallel if (B * m * P >= kParallelMinWork)
     {
-        std::vector<T> D(static_cast<std::size_t>(d_size));
+        JacobianScratch<T> scratch{d_offset, std::vector<T>(static_cast<std::size_t>(d_size)),
+                                   std::vector<T>(static_cast<std::size_t>(lay.width_max_hidden()))};
 #pragma omp for schedule(static)
         for (std::ptrdiff_t r = 0; r < B; ++r) {
-            T* DL = D.data() + d_offset[L];
-            std::fill(DL, DL + std::ptrdiff_t(m) * m, T(0));
-            for (int k = 0; k < m; ++k) DL[std::ptrdiff_t(k) * m + k] = T(1);
-
-            for (int l = L - 1; l >= 1; --l) {
-                const int n_l = lay.n[l];
-                const int n_up = lay.n[l + 1];
-                const T* Wup = w + lay.w_offset[l];  // W_{l+1}, (n_up, n_l)
-                const T* Dup = D.data() + d_offset[l + 1];
-                T* Dl = D.data() + d_offset[l];
-                const T* a = hidden[l - 1] + r * n_l;
-                for (int k = 0; k < m; ++k) {
-                    T* row = Dl + std::ptrdiff_t(k) * n_l;
-                    std::fill(row, row + n_l, T(0));
-                    for (int i = 0; i < n_up; ++i) {
-                        const T coef = Dup[std::ptrdiff_t(k) * n_up + i];
-                        const T* Wi = Wup + std::ptrdiff_t(i) * n_l;
-#pragma omp simd
-                        for (int j = 0; j < n_l; ++j) row[j] += coef * Wi[j];
-                    }
-                    for (int j = 0; j < n_l; ++j) row[j] *= derivative_from_value(act, a[j]);
-                }
-            }
-
-            T* Jb = J + r * std::ptrdiff_t(m) * P;
-            for (int k = 0; k < m; ++k) {
-                T* out = Jb + std::ptrdiff_t(k) * P;
-                for (int l = 1; l <= L; ++l) {
-                    const int n_in = lay.n[l - 1];
-                    const int n_out = lay.n[l];
-                    const T* a = (l == 1) ? X + r * n_in : hidden[l - 2] + r * n_in;
-                    const T* Dk = D.data() + d_offset[l] + std::ptrdiff_t(k) * n_out;
-                    for (int i = 0; i < n_out; ++i) {
-                        const T d = Dk[i];
-#pragma omp simd
-                        for (int j = 0; j < n_in; ++j) out[j] = d * a[j];
-                        out += n_in;
-                    }
-                    std::copy(Dk, Dk + n_out, out);
-                    out += n_out;
-                }
-            }
+            jacobian_row(lay, act, w, X, r, hidden, pre, J, scratch);
         }
     }
 }

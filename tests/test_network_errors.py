@@ -33,8 +33,10 @@ def test_bad_layer_sizes(sizes, error, pattern):
 
 
 def test_unknown_activation():
-    with pytest.raises(ValueError, match="activation must be one of .*'softplus'"):
-        ml.MLP([2, 1], activation="softplus")
+    with pytest.raises(ValueError, match="activation must be one of .*'softplus'.*got 'swish'"):
+        ml.MLP([2, 1], activation="swish")
+    with pytest.raises(ValueError, match="got 'poly0'"):
+        ml.MLP([2, 1], activation="poly0")
 
 
 @pytest.mark.parametrize("dtype", [np.int64, np.float16, np.complex128, "float128"])
@@ -111,7 +113,7 @@ def test_cross_entropy_needs_two_outputs():
 
 
 def test_unknown_loss(net):
-    with pytest.raises(ValueError, match="loss must be one of 'mse', 'cross_entropy'; got 'l1'"):
+    with pytest.raises(ValueError, match="loss must be one of 'mse', 'cross_entropy', 'binary_cross_entropy'; got 'l1'"):
         net.loss(np.zeros((2, 3)), np.zeros((2, 2)), loss="l1")
 
 
@@ -187,15 +189,22 @@ def test_core_rejects_mismatched_arrays():
     w = np.zeros(5)
     X = np.zeros((2, 2))
     with pytest.raises(ValueError, match=r"w must have shape \(9,\)"):
-        _core.forward(w, X, [2, 3], 2, np.zeros((2, 3)))
+        _core.forward(w, X, [2, 3], 2, 0.0, np.zeros((2, 3)))
     with pytest.raises(ValueError, match="Y must have dtype float64"):
-        _core.forward(np.zeros(9), X, [2, 3], 2, np.zeros((2, 3), dtype=np.float32))
-    with pytest.raises(ValueError, match="activation code"):
-        _core.forward(np.zeros(9), X, [2, 3], 7, np.zeros((2, 3)))
+        _core.forward(np.zeros(9), X, [2, 3], 2, 0.0, np.zeros((2, 3), dtype=np.float32))
+    with pytest.raises(ValueError, match="activation code must be 0..9; got 10"):
+        _core.forward(np.zeros(9), X, [2, 3], 10, 0.0, np.zeros((2, 3)))
+    with pytest.raises(ValueError, match="degree of the power activation"):
+        _core.forward(np.zeros(9), X, [2, 3], 9, 2.5, np.zeros((2, 3)))
+    with pytest.raises(ValueError, match="parameter of leaky_relu and elu must be > 0"):
+        _core.forward(np.zeros(9), X, [2, 3], 4, -1.0, np.zeros((2, 3)))
     with pytest.raises(ValueError, match="hidden must contain 1 arrays"):
-        _core.backward(np.zeros(13), X, [2, 3, 1], 2, [], np.zeros((2, 1)), np.zeros(13))
+        _core.backward(np.zeros(13), X, [2, 3, 1], 2, 0.0, [], [], np.zeros((2, 1)), np.zeros(13))
+    with pytest.raises(ValueError, match="pre must contain the 1 pre-activation arrays"):
+        hidden = [np.zeros((2, 3))]
+        _core.backward(np.zeros(13), X, [2, 3, 1], 8, 0.0, hidden, [], np.zeros((2, 1)), np.zeros(13))
     with pytest.raises(ValueError, match="every layer size must be >= 1"):
-        _core.jacobian(np.zeros(9), X, [2, 0], 2, np.zeros((2, 0, 0)))
+        _core.jacobian(np.zeros(9), X, [2, 0], 2, 0.0, np.zeros((2, 0, 0)))
 
 
 def test_non_finite_params_are_reported(net):

@@ -84,9 +84,11 @@ class MLP:
     ----------
     layer_sizes : sequence of int
         (n_0, ..., n_L) with L >= 1 and every n_l >= 1.
-    activation : {"tanh", "sigmoid", "relu", "identity"}
-        The componentwise sigma between affine layers (see
-        :mod:`mathlearn.activations`).
+    activation : str or mathlearn.activations.Activation
+        The componentwise sigma between affine layers: ``"identity"``,
+        ``"sigmoid"``, ``"tanh"``, ``"relu"``, ``"leaky_relu"``,
+        ``"softplus"``, ``"elu"``, ``"gelu"``, ``"sin"`` or ``"poly<k>"``
+        (see :mod:`mathlearn.activations`).
     seed : None, int or numpy.random.Generator
         Source of the initial weights.
     dtype : numpy.float64 or numpy.float32
@@ -122,7 +124,7 @@ class MLP:
         self._params = np.zeros(self._n_params, dtype=self._dtype)
         self._make_views()
         for W, n_in, n_out in zip(self._weights, n[:-1], n[1:]):
-            if self._activation.name == "relu":
+            if self._activation.name in ("relu", "leaky_relu", "elu"):
                 values = rng.normal(0.0, np.sqrt(2.0 / n_in), size=(n_out, n_in))
             else:
                 r = np.sqrt(6.0 / (n_in + n_out))
@@ -152,6 +154,11 @@ class MLP:
     def activation(self) -> str:
         """Name of the activation sigma."""
         return self._activation.name
+
+    @property
+    def activation_function(self) -> activations.Activation:
+        """The activation sigma with its parameter and derivative."""
+        return self._activation
 
     @property
     def dtype(self) -> np.dtype:
@@ -240,6 +247,7 @@ class MLP:
         return {
             "layer_sizes": self._layer_sizes,
             "activation": self._activation.name,
+            "activation_param": self._activation.param,
             "dtype": self._dtype.str,
             "params": self._params,
         }
@@ -247,6 +255,8 @@ class MLP:
     def __setstate__(self, state):
         self._layer_sizes = tuple(state["layer_sizes"])
         self._activation = activations.get(state["activation"])
+        if self._activation.name in ("leaky_relu", "elu"):
+            self._activation = self._activation.with_param(state["activation_param"])
         self._dtype = np.dtype(state["dtype"])
         self._params = np.array(state["params"], dtype=self._dtype, copy=True)
         self._n_params = self._params.size
@@ -293,16 +303,19 @@ class MLP:
     # ------------------------------------------------------------------
     # Forward pass, loss and gradient
 
-    def _forward(self, X, keep_hidden: bool):
+    def _forward(self, X, keep_hidden: bool, keep_pre: bool = False):
+        """Run the kernel; return Y, the hidden a_l and (when kept) the pre-activations z_l."""
         self._check_params_finite()
         B = X.shape[0]
         Y = np.empty((B, self.n_outputs), dtype=self._dtype)
-        hidden = [np.empty((B, n), dtype=self._dtype) for n in self._layer_sizes[1:-1]]
+        hidden_sizes = self._layer_sizes[1:-1]
+        hidden = [np.empty((B, n), dtype=self._dtype) for n in hidden_sizes] if keep_hidden else []
+        pre = [np.empty((B, n), dtype=self._dtype) for n in hidden_sizes] if keep_pre else []
         _core.forward(
-            self._params, X, list(self._layer_sizes), self._activation.code, Y,
-            hidden if keep_hidden else [],
+            self._params, X, list(self._layer_sizes), self._activation.code,
+            self._activation.param, Y, hidden, pre,
         )
-        return Y, hidden
+        return Y, hidden, pre
 
     def forward(self, X) -> np.ndarray:
         """Compute f_w(x_b) for every row x_b of X.
@@ -317,22 +330,25 @@ class MLP:
         numpy.ndarray, shape (B, n_L), network dtype
         """
         X = self._check_X(X)
-        Y, _ = self._forward(X, keep_hidden=False)
+        Y, _, _ = self._forward(X, keep_hidden=False)
         return Y
 
     __call__ = forward
 
-    def loss(self, X, y, loss: str = "mse") -> float:
-        """Return the loss of the network on (X, y); see :mod:`mathlearn.losses` for scaling."""
-        X, y, spec = self._check_batch(X, y, loss)
-        Y, _ = self._forward(X, keep_hidden=False)
-        return spec.value(Y, y)
+    def loss(self, X, y, loss: str = "mse", sample_weight=None) -> float:
+        """Return the loss of the network on (X, y); see :mod:`mathlearn.losses` for scaling.
 
-    def loss_gradient(self, X, y, loss: str = "mse") -> np.ndarray:
+        ``sample_weight`` (B,) gives L = (1 / B) sum_b w_b l_b.
+        """
+        X, y, spec, weight = self._check_batch(X, y, loss, sample_weight)
+        Y, _, _ = self._forward(X, keep_hidden=False)
+        return spec.value(Y, y, weight)
+
+    def loss_gradient(self, X, y, loss: str = "mse", sample_weight=None) -> np.ndarray:
         """Return the gradient of the loss with respect to w, shape (P,)."""
-        return self.value_and_gradient(X, y, loss=loss)[1]
+        return self.value_and_gradient(X, y, loss=loss, sample_weight=sample_weight)[1]
 
-    def value_and_gradient(self, X, y, loss: str = "mse", out=None):
+    def value_and_gradient(self, X, y, loss: str = "mse", out=None, sample_weight=None):
         """Compute the loss and its gradient with one forward and one backward pass.
 
         Parameters
@@ -341,11 +357,16 @@ class MLP:
             Inputs with B >= 1.
         y : array_like
             Targets, shape (B, m) or (B,); see :func:`mathlearn.losses.check_target`.
-        loss : {"mse", "cross_entropy"}
+        loss : {"mse", "cross_entropy", "binary_cross_entropy"}
             ``"mse"`` is (1 / (B m)) sum_b ||f(x_b) - y_b||^2; ``"cross_entropy"``
-            is the mean over the batch of the softmax cross-entropy of the logits.
+            is the mean over the batch of the softmax cross-entropy of the
+            logits; ``"binary_cross_entropy"`` the mean over batch and outputs
+            of the Bernoulli cross-entropy of the logits.
         out : numpy.ndarray, shape (P,), optional
             Receives the gradient; must have the network dtype and be C-contiguous.
+        sample_weight : array_like, shape (B,), optional
+            Per-sample weights w_b; the loss becomes (1 / B) sum_b w_b l_b.
+            Weights may be negative, as in a policy gradient.
 
         Returns
         -------
@@ -353,20 +374,50 @@ class MLP:
         gradient : numpy.ndarray, shape (P,), network dtype
             grad_w L = sum_b (dL/df(x_b)) . Jac f_{x_b}(w).
         """
-        X, y, spec = self._check_batch(X, y, loss)
+        X, y, spec, weight = self._check_batch(X, y, loss, sample_weight)
         if out is None:
             out = np.empty(self._n_params, dtype=self._dtype)
         else:
             self._check_out(out, (self._n_params,))
-        Y, hidden = self._forward(X, keep_hidden=True)
-        value = spec.value(Y, y)
-        G = np.ascontiguousarray(spec.gradient(Y, y), dtype=self._dtype)
-        _core.backward(
-            self._params, X, list(self._layer_sizes), self._activation.code, hidden, G, out
-        )
+        keep_pre = self._activation.needs_z
+        Y, hidden, pre = self._forward(X, keep_hidden=True, keep_pre=keep_pre)
+        value = spec.value(Y, y, weight)
+        G = np.ascontiguousarray(spec.gradient(Y, y, weight), dtype=self._dtype)
+        self._backward(X, hidden, pre, G, out)
         return value, out
 
-    def _check_batch(self, X, y, loss):
+    def _make_gradient_step(self, loss: str):
+        """Return step(X, y, sample_weight, out) that writes the loss gradient into out.
+
+        For training loops: X and y must already be checked and converted
+        (X by the network's input check, y by :func:`mathlearn.losses.check_target`),
+        so no check is repeated per mini-batch.
+        """
+        spec = losses.get(loss)
+        keep_pre = self._activation.needs_z
+        sizes = list(self._layer_sizes)
+        code, param = self._activation.code, self._activation.param
+        hidden_sizes = self._layer_sizes[1:-1]
+        dtype = self._dtype
+
+        def step(X, y, weight, out):
+            B = X.shape[0]
+            Y = np.empty((B, self.n_outputs), dtype=dtype)
+            hidden = [np.empty((B, n), dtype=dtype) for n in hidden_sizes]
+            pre = [np.empty((B, n), dtype=dtype) for n in hidden_sizes] if keep_pre else []
+            _core.forward(self._params, X, sizes, code, param, Y, hidden, pre)
+            G = np.ascontiguousarray(spec.gradient(Y, y, weight), dtype=dtype)
+            _core.backward(self._params, X, sizes, code, param, hidden, pre, G, out)
+
+        return step
+
+    def _backward(self, X, hidden, pre, G, out):
+        _core.backward(
+            self._params, X, list(self._layer_sizes), self._activation.code,
+            self._activation.param, hidden, pre, G, out,
+        )
+
+    def _check_batch(self, X, y, loss, sample_weight=None):
         spec = losses.get(loss)
         X = self._check_X(X)
         if X.shape[0] == 0:
@@ -375,7 +426,261 @@ class MLP:
                 "the batch; got shape (0, n_0)."
             )
         y = losses.check_target(y, loss, X.shape[0], self.n_outputs, self._dtype)
-        return X, y, spec
+        weight = losses.check_sample_weight(sample_weight, X.shape[0], self._dtype)
+        return X, y, spec, weight
+
+    # ------------------------------------------------------------------
+    # Products with the Jacobian, from the per-layer factors
+
+    def _slopes(self, hidden, pre):
+        """Return S_l = sigma'(z_l), (B, n_l), for the hidden layers l = 1..L-1."""
+        act = self._activation
+        return [act.derivative(z).astype(self._dtype, copy=False) for z in pre]
+
+    def _factors(self, X):
+        """Return (A, S): A = [a_0 = X, a_1, ..., a_{L-1}] and S = [S_1, ..., S_{L-1}]."""
+        _, hidden, pre = self._forward(X, keep_hidden=True, keep_pre=True)
+        return [X, *hidden], self._slopes(hidden, pre)
+
+    def _output_factors(self, S):
+        """Return D_1, ..., D_L with D_l = d f / d z_l of shape (B, m, n_l).
+
+        D_L = I_m and D_l = (D_{l+1} W_{l+1}) diag(S_l): the chain rule
+        from the output back to layer l.
+        """
+        B = S[0].shape[0] if S else None
+        m = self.n_outputs
+        L = len(self._layer_sizes) - 1
+        D = [None] * (L + 1)
+        if B is None:
+            return D
+        D[L] = np.broadcast_to(np.eye(m, dtype=self._dtype), (B, m, m))
+        for l in range(L - 1, 0, -1):
+            W_up = self._weights[l]  # W_{l+1}, (n_{l+1}, n_l)
+            D[l] = (D[l + 1] @ W_up) * S[l - 1][:, None, :]
+        return D
+
+    def _all_output_factors(self, X):
+        A, S = self._factors(X)
+        B, m, L = X.shape[0], self.n_outputs, len(self._layer_sizes) - 1
+        if L == 1:
+            return A, [None, np.broadcast_to(np.eye(m, dtype=self._dtype), (B, m, m))]
+        return A, self._output_factors(S)
+
+    def jvp(self, X, v) -> np.ndarray:
+        """Compute the Jacobian-vector products Jac f_{x_b}(w) v for every row of X.
+
+        Forward-mode chain rule with tangents t_0 = 0 (x is fixed),
+        u_l = W_l t_{l-1} + dW_l a_{l-1} + db_l and t_l = sigma'(z_l) * u_l,
+        where (dW_1, db_1, ..., dW_L, db_L) is v split as ``params``; the
+        result is u_L. No m x P matrix is formed.
+
+        Parameters
+        ----------
+        X : array_like, shape (B, n_0)
+        v : array_like, shape (P,)
+            A direction in parameter space, ordered as ``params``.
+
+        Returns
+        -------
+        numpy.ndarray, shape (B, n_L), network dtype
+        """
+        X = self._check_X(X)
+        v = self._check_vector(v, "v")
+        A, S = self._factors(X)
+        dW, db = self._split(v)
+        L = len(self._layer_sizes) - 1
+        t = None
+        for l in range(1, L + 1):
+            u = A[l - 1] @ dW[l - 1].T + db[l - 1]
+            if t is not None:
+                u += t @ self._weights[l - 1].T
+            if l < L:
+                t = S[l - 1] * u
+        return u
+
+    def vjp(self, X, U) -> np.ndarray:
+        """Compute sum_b U_b^T Jac f_{x_b}(w), the vector-Jacobian product over the batch.
+
+        Parameters
+        ----------
+        X : array_like, shape (B, n_0)
+        U : array_like, shape (B, n_L)
+            One cotangent row per sample.
+
+        Returns
+        -------
+        numpy.ndarray, shape (P,), network dtype
+            Backpropagation started from delta_L = U; ``value_and_gradient``
+            is the case U = dL/dY.
+        """
+        X = self._check_X(X)
+        U = as_float_array(U, "U", ndim=2, dtype=self._dtype)
+        if U.shape != (X.shape[0], self.n_outputs):
+            raise ValueError(
+                f"U must have shape (B, n_L) = ({X.shape[0]}, {self.n_outputs}); got {U.shape}."
+            )
+        out = np.empty(self._n_params, dtype=self._dtype)
+        _, hidden, pre = self._forward(X, keep_hidden=True, keep_pre=self._activation.needs_z)
+        self._backward(X, hidden, pre, U, out)
+        return out
+
+    def per_sample_gradients(self, X, y, loss: str = "mse", out=None) -> np.ndarray:
+        """Compute the gradient of each sample's own loss term, grad_w l_b, shape (B, P).
+
+        l_b is the per-sample term of :mod:`mathlearn.losses`, so the batch
+        gradient is (1 / B) sum_b w_b grad_w l_b. Built from per-layer
+        factors: grad_{W_l} l_b = delta_l[b] a_{l-1}[b]^T and
+        grad_{b_l} l_b = delta_l[b], with delta_L[b] = d l_b / d f(x_b) and
+        delta_{l-1} = (delta_l W_l) * sigma'(z_{l-1}) (Goodfellow, "Efficient
+        per-example gradient computations", 2015).
+
+        Parameters
+        ----------
+        X : array_like, shape (B, n_0)
+        y : array_like
+            Targets as for :meth:`value_and_gradient`.
+        loss : str
+        out : numpy.ndarray, shape (B, P), optional
+            Receives the result without any copy.
+
+        Returns
+        -------
+        numpy.ndarray, shape (B, P), network dtype
+        """
+        X, y, spec, _ = self._check_batch(X, y, loss)
+        B, P = X.shape[0], self._n_params
+        if out is None:
+            check_memory(
+                B * P * self._dtype.itemsize,
+                f"per_sample_gradients of {B} samples with shape ({B}, {P}) in {self._dtype}",
+                "Call it on slices of X and reuse one out= array.",
+            )
+            out = np.empty((B, P), dtype=self._dtype)
+        else:
+            self._check_out(out, (B, P))
+        for l, delta, A_prev in self._per_sample_deltas(X, y, spec):
+            n_out, n_in = self._weights[l - 1].shape
+            w0 = self._offsets[l - 1]
+            np.multiply(
+                delta[:, :, None], A_prev[:, None, :],
+                out=out[:, w0 : w0 + n_out * n_in].reshape(B, n_out, n_in),
+            )
+            out[:, w0 + n_out * n_in : w0 + n_out * n_in + n_out] = delta
+        return out
+
+    def per_sample_gradient_norms(self, X, y, loss: str = "mse") -> np.ndarray:
+        """Compute ||grad_w l_b|| for every sample without forming the (B, P) gradients.
+
+        ||grad_w l_b||^2 = sum_l ||delta_l[b]||^2 (||a_{l-1}[b]||^2 + 1),
+        because the W_l block is the outer product delta_l[b] a_{l-1}[b]^T
+        and the b_l block is delta_l[b].
+
+        Returns
+        -------
+        numpy.ndarray, shape (B,), network dtype
+        """
+        X, y, spec, _ = self._check_batch(X, y, loss)
+        total = np.zeros(X.shape[0], dtype=np.float64)
+        for _, delta, A_prev in self._per_sample_deltas(X, y, spec):
+            d2 = np.einsum("bi,bi->b", delta, delta, dtype=np.float64)
+            a2 = np.einsum("bj,bj->b", A_prev, A_prev, dtype=np.float64)
+            total += d2 * (a2 + 1.0)
+        return np.sqrt(total).astype(self._dtype)
+
+    def _per_sample_deltas(self, X, y, spec):
+        """Yield (l, delta_l, a_{l-1}) for l = L..1 with delta_L = d l_b / d f(x_b)."""
+        A, S = self._factors(X)
+        Y = self._forward(X, keep_hidden=False)[0]
+        # The loss gradient carries the factor 1 / B of the mean; undo it per sample.
+        delta = np.ascontiguousarray(spec.gradient(Y, y) * X.shape[0], dtype=self._dtype)
+        L = len(self._layer_sizes) - 1
+        for l in range(L, 0, -1):
+            yield l, delta, A[l - 1]
+            if l > 1:
+                delta = (delta @ self._weights[l - 1]) * S[l - 2]
+
+    def ntk(self, X, X2=None) -> np.ndarray:
+        """Compute the empirical neural tangent kernel Theta(x_b, x'_c) = J_b J'_c^T.
+
+        Theta[b, c] = sum_l (D_l[b] D'_l[c]^T) (<a_{l-1}[b], a'_{l-1}[c]> + 1),
+        with D_l = d f / d z_l (B, m, n_l), because the W_l block of J_b is
+        D_l[b] (x) a_{l-1}[b] and the b_l block is D_l[b] (Jacot, Gabriel and
+        Hongler 2018, "Neural Tangent Kernel"). No (B, m, P) array is formed.
+
+        Parameters
+        ----------
+        X : array_like, shape (B, n_0)
+        X2 : array_like, shape (B2, n_0), optional
+            Second set of inputs; X itself by default.
+
+        Returns
+        -------
+        numpy.ndarray, shape (B, B2, m, m), network dtype
+        """
+        X = self._check_X(X)
+        A1, D1 = self._all_output_factors(X)
+        if X2 is None:
+            X2, A2, D2 = X, A1, D1
+        else:
+            X2 = self._check_X(X2)
+            A2, D2 = self._all_output_factors(X2)
+        B1, B2, m = X.shape[0], X2.shape[0], self.n_outputs
+        check_memory(
+            B1 * B2 * m * m * self._dtype.itemsize * 2,
+            f"ntk of {B1} x {B2} samples with {m} outputs",
+            "Pass fewer rows in X and X2 and assemble the blocks.",
+        )
+        theta = np.zeros((B1, B2, m, m), dtype=self._dtype)
+        for l in range(1, len(self._layer_sizes)):
+            n_l = self._layer_sizes[l]
+            DD = D1[l].reshape(B1 * m, n_l) @ D2[l].reshape(B2 * m, n_l).T
+            DD = DD.reshape(B1, m, B2, m).transpose(0, 2, 1, 3)
+            K = A1[l - 1] @ A2[l - 1].T + 1
+            theta += DD * K[:, :, None, None]
+        return theta
+
+    def input_jacobian(self, X) -> np.ndarray:
+        """Compute d f / d x at every row of X, shape (B, n_L, n_0).
+
+        d f / d x = D_1 W_1 with D_1 = d f / d z_1 from the chain rule.
+        """
+        X = self._check_X(X)
+        _, D = self._all_output_factors(X)
+        return D[1] @ self._weights[0]
+
+    def saliency(self, X) -> np.ndarray:
+        """Compute gradient x input attributions x_j d f_k / d x_j, shape (B, n_L, n_0).
+
+        For a linear model this is the contribution w_kj x_j of each input
+        (Shrikumar, Greenside and Kundaje 2017, "Learning important features
+        through propagating activation differences", Section 2.1 names it).
+        """
+        X = self._check_X(X)
+        return self.input_jacobian(X) * X[:, None, :]
+
+    def _check_vector(self, v, name):
+        v = as_float_array(v, name, ndim=1, dtype=self._dtype)
+        if v.shape != (self._n_params,):
+            raise ValueError(f"{name} must have shape ({self._n_params},) (P); got {v.shape}.")
+        return v
+
+    def _split(self, v):
+        """Split a flat (P,) vector into per-layer views like ``weights`` and ``biases``."""
+        W, b = [], []
+        for l, (n_in, n_out) in enumerate(zip(self._layer_sizes[:-1], self._layer_sizes[1:])):
+            w0 = self._offsets[l]
+            W.append(v[w0 : w0 + n_out * n_in].reshape(n_out, n_in))
+            b.append(v[w0 + n_out * n_in : w0 + n_out * n_in + n_out])
+        return W, b
+
+    @property
+    def _offsets(self):
+        offsets, k = [], 0
+        for n_in, n_out in zip(self._layer_sizes[:-1], self._layer_sizes[1:]):
+            offsets.append(k)
+            k += (n_in + 1) * n_out
+        return offsets
 
     # ------------------------------------------------------------------
     # Jacobian
@@ -436,7 +741,10 @@ class MLP:
         sizes = list(self._layer_sizes)
         for start in range(0, B, chunk_size):
             stop = min(B, start + chunk_size)
-            _core.jacobian(self._params, X[start:stop], sizes, self._activation.code, out[start:stop])
+            _core.jacobian(
+                self._params, X[start:stop], sizes, self._activation.code, self._activation.param,
+                out[start:stop],
+            )
         return out
 
 
