@@ -27,6 +27,9 @@ __version__ = "0.1.0"
 
 _LAZY = {
     "MLP": ("network", "MLP"),
+    "MLPRegressor": ("estimators", "MLPRegressor"),
+    "MLPClassifier": ("estimators", "MLPClassifier"),
+    "estimators": ("estimators", None),
     "train": ("training", "train"),
     "TrainingResult": ("training", "TrainingResult"),
     "train_test_split": ("training", "train_test_split"),
