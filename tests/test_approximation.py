@@ -116,7 +116,8 @@ def test_gd_fit_runs_and_stays_finite():
 
 
 def _polynomial_activations():
-    return [name for name, sigma in activations.ACTIVATIONS.items() if sigma.polynomial]
+    names = [name for name, sigma in activations.ACTIVATIONS.items() if sigma.polynomial]
+    return names + ["poly2", "poly3"]
 
 
 def test_polynomial_error_bounded_below_by_best_polynomial():
@@ -170,7 +171,7 @@ def test_higher_degree_polynomial_activation():
 def test_polynomial_degree_found_from_values(monkeypatch, k):
     # A record without a degree attribute, as a new activation t -> t^k might be.
     record = activations.Activation(
-        f"power{k}", 99, lambda z: np.asarray(z, dtype=float) ** k, lambda z: k * np.asarray(z) ** max(k - 1, 0),
+        f"power{k}", 99, lambda z, p: np.asarray(z, dtype=float) ** k, lambda z, p: k * np.asarray(z) ** max(k - 1, 0),
         bounded=False, polynomial=True,
     )
     monkeypatch.setitem(activations.ACTIVATIONS, record.name, record)

@@ -949,6 +949,9 @@ def polynomial_degree(activation: str) -> int | None:
     degree = getattr(sigma, "degree", None)
     if degree is not None:
         return check_int(degree, "degree", minimum=0)
+    if sigma.name.startswith("poly"):
+        # activations.polynomial(k) stores k as the parameter of z -> z**k.
+        return int(sigma.param)
     values = np.asarray(sigma.sigma(np.arange(-8.0, 9.0)), dtype=np.float64)
     scale = np.abs(values).max()
     for order in range(1, 14):
@@ -1045,7 +1048,7 @@ THEOREMS = {
     "hornik": ("width", "tanh"),
     "relu": ("width", "relu"),
     "kidger-lyons": ("depth", "relu"),
-    "leshno": ("polynomial", "identity"),
+    "leshno": ("polynomial", "poly3"),
 }
 
 
@@ -1059,7 +1062,7 @@ def density_experiment(theorem: str, target="sine", activation: str | None = Non
         ``"hornik"``: growing width, bounded non-constant sigma (tanh).
         ``"relu"``: growing width, relu.
         ``"kidger-lyons"``: width n + 3, growing depth (relu).
-        ``"leshno"``: growing width, polynomial sigma (identity, k = 1).
+        ``"leshno"``: growing width, polynomial sigma (``"poly3"``, z -> z^3).
     target : str, Target or callable
     activation : str, optional
         Replaces the default sigma; it must meet the theorem's hypothesis.
