@@ -460,6 +460,21 @@ def test_pickle_and_deepcopy_keep_views():
         assert net.params[0] != 42.0
 
 
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_unpickled_network_computes(dtype):
+    # An unpickled parameter array carries an equal but distinct dtype
+    # object; the kernels must compare dtypes by value, not identity.
+    import pickle
+
+    net = make_net([3, 4, 2], "tanh", dtype=dtype)
+    clone = pickle.loads(pickle.dumps(net))
+    X = np.random.default_rng(0).normal(size=(5, 3)).astype(dtype)
+    y = np.zeros((5, 2), dtype=dtype)
+    np.testing.assert_array_equal(clone.forward(X), net.forward(X))
+    np.testing.assert_array_equal(clone.jacobian(X), net.jacobian(X))
+    np.testing.assert_array_equal(clone.loss_gradient(X, y), net.loss_gradient(X, y))
+
+
 def test_forward_big_batch_paths_agree():
     # 300 000 rows of a [10, 16, 1] net: the hidden activations take 38 MB,
     # above the size at which the automatic choice switches to the fused
