@@ -194,3 +194,11 @@ def test_train_rejects_bad_data():
         ml.train(net, X_nan, np.zeros(10))
     with pytest.raises(ValueError, match="X must have 2 dimension"):
         ml.train(net, np.zeros(10), np.zeros(10))
+
+
+def test_train_errors_name_callers_shapes():
+    net = ml.MLP([3, 2, 1], seed=0)
+    with pytest.raises(ValueError, match=r"X must have 3 columns .*got shape \(20, 4\)"):
+        ml.train(net, np.zeros((20, 4)), np.zeros(20))
+    with pytest.raises(TypeError, match="net must be a mathlearn.MLP; got NoneType"):
+        ml.train(None, np.zeros((20, 3)), np.zeros(20))

@@ -309,8 +309,16 @@ def train(
         before the error is raised.
     """
     from . import losses
+    from .network import MLP
 
+    if not isinstance(net, MLP):
+        raise TypeError(f"net must be a mathlearn.MLP; got {type(net).__name__}.")
     X = as_float_array(X, "X", ndim=2, dtype=net.dtype, allow_empty=False)
+    if X.shape[1] != net.n_inputs:
+        raise ValueError(
+            f"X must have {net.n_inputs} columns (n_0 of the network); got shape {X.shape}. "
+            f"Pass a (n_samples, {net.n_inputs}) array, one sample per row."
+        )
     if isinstance(y, (str, bytes)) or np.ndim(y) < 1 or len(y) != len(X):
         raise ValueError(
             f"y must have one row per row of X ({len(X)}); got y of shape {np.shape(y)}."
