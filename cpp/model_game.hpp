@@ -46,11 +46,6 @@ constexpr int kSegmentLog2 = 8;
 // stay near 2^14 elements (128 KiB in double) and in the L2 cache.
 constexpr std::ptrdiff_t kBlockElements = std::ptrdiff_t(1) << 14;
 
-// The bound factor c with |u_computed - u| <= c eps M_i, for tests and docs.
-inline double model_game_drift_factor(int n_inputs) {
-    return double(n_inputs + 1) + 5.0 * double((1 << kSegmentLog2) - 1);
-}
-
 template <class T>
 class ModelGameWalk {
    public:

@@ -161,8 +161,10 @@ def fit_and_explain(dataset, settings: FitSettings, out, *, explain_row: int | N
         file=out,
     )
     started = time.perf_counter()
-    game = shapley.ModelGame(model, x, background)
-    phi = np.asarray(shapley.exact(game), dtype=np.float64)
+    # folded.forward itself, not the wrapper `model`, so that exact() runs the
+    # C++ kernel of the MLP game. Its one output column is column 0 of phi.
+    game = shapley.ModelGame(folded.forward, x, background)
+    phi = np.asarray(shapley.exact(game)[:, 0], dtype=np.float64)
     prediction = float(model(x[None, :])[0])
     expected = float(np.mean(model(background)))
     width = max(len(name) for name in dataset.feature_names)
@@ -178,7 +180,7 @@ def fit_and_explain(dataset, settings: FitSettings, out, *, explain_row: int | N
 
     all_phi = np.empty((len(X_test), n_features))
     for row, x_row in enumerate(X_test):
-        all_phi[row] = shapley.exact(shapley.ModelGame(model, x_row, background))
+        all_phi[row] = shapley.exact(shapley.ModelGame(folded.forward, x_row, background))[:, 0]
     mean_abs = np.abs(all_phi).mean(axis=0)
     order = np.argsort(-mean_abs, kind="stable")
     ranking = [dataset.feature_names[i] for i in order]
