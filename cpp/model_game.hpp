@@ -42,6 +42,9 @@ namespace mathlearn {
 // the drift bound above at (n_0 + 1276) eps M_i.
 constexpr int kSegmentLog2 = 8;
 
+// Layers with fewer outputs than this use dot products (see affine_rows).
+constexpr int kWideLayer = 8;
+
 // Hybrid rows per block, so that a block's activations (rows x max width)
 // stay near 2^14 elements (128 KiB in double) and in the L2 cache.
 constexpr std::ptrdiff_t kBlockElements = std::ptrdiff_t(1) << 14;
@@ -151,23 +154,30 @@ class ModelGameWalk {
             std::ptrdiff_t c = 0;
             for (; g < block_end; ++g, ++c) {
                 const std::uint64_t mask = std::uint64_t(g) ^ (std::uint64_t(g) >> 1);
-                if (g == first) {
-                    direct_preactivation(mask, u);
-                } else {
-                    // mask(g) and mask(g - 1) differ in bit ctz(g).
-                    const int t = __builtin_ctzll(std::uint64_t(g));
-                    const double* v = V_.data() + std::ptrdiff_t(t) * row_size;
-                    if ((mask >> t) & 1u) {
-#pragma omp simd
-                        for (std::ptrdiff_t e = 0; e < row_size; ++e) u[e] += v[e];
-                    } else {
-#pragma omp simd
-                        for (std::ptrdiff_t e = 0; e < row_size; ++e) u[e] -= v[e];
-                    }
-                }
                 masks[c] = mask;
                 T* dst = s.a.data() + c * row_size;
-                for (std::ptrdiff_t e = 0; e < row_size; ++e) dst[e] = static_cast<T>(u[e]);
+                if (g == first) {
+                    direct_preactivation(mask, u);
+                    for (std::ptrdiff_t e = 0; e < row_size; ++e) dst[e] = static_cast<T>(u[e]);
+                    continue;
+                }
+                // mask(g) and mask(g - 1) differ in bit ctz(g). The update and
+                // the copy into the block share one pass over u.
+                const int t = __builtin_ctzll(std::uint64_t(g));
+                const double* v = V_.data() + std::ptrdiff_t(t) * row_size;
+                if ((mask >> t) & 1u) {
+#pragma omp simd
+                    for (std::ptrdiff_t e = 0; e < row_size; ++e) {
+                        u[e] += v[e];
+                        dst[e] = static_cast<T>(u[e]);
+                    }
+                } else {
+#pragma omp simd
+                    for (std::ptrdiff_t e = 0; e < row_size; ++e) {
+                        u[e] -= v[e];
+                        dst[e] = static_cast<T>(u[e]);
+                    }
+                }
             }
             finish_block(c, masks, s, table);
         }
@@ -197,11 +207,28 @@ class ModelGameWalk {
     }
 
     // Z = A W_l^T + b_l for `rows` rows, A (rows, n_{l-1}) and Z (rows, n_l).
+    // Narrow layers (the output layer, mostly) take one dot product per output,
+    // vectorized over the inputs. Wider ones add columns of W_l^T scaled by the
+    // inputs, vectorized over the outputs. Both orders obey the same rounding bound.
     void affine_rows(int l, std::ptrdiff_t rows, const T* A, T* Z) const {
         const int n_in = lay_.n[l - 1];
         const int n_out = lay_.n[l];
-        const T* Wt = transposed_[static_cast<std::size_t>(l - 2)].data();
         const T* b = w_ + lay_.b_offset[l - 1];
+        if (n_out < kWideLayer) {
+            const T* W = w_ + lay_.w_offset[l - 1];
+            for (std::ptrdiff_t r = 0; r < rows; ++r) {
+                const T* a = A + r * n_in;
+                for (int i = 0; i < n_out; ++i) {
+                    const T* Wi = W + std::ptrdiff_t(i) * n_in;
+                    T sum = T(0);
+#pragma omp simd reduction(+ : sum)
+                    for (int j = 0; j < n_in; ++j) sum += Wi[j] * a[j];
+                    Z[r * n_out + i] = b[i] + sum;
+                }
+            }
+            return;
+        }
+        const T* Wt = transposed_[static_cast<std::size_t>(l - 2)].data();
         for (std::ptrdiff_t r = 0; r < rows; ++r) {
             const T* a = A + r * n_in;
             T* z = Z + r * n_out;
