@@ -70,12 +70,17 @@ class ModelGameWalk {
                 for (int i = 0; i < h; ++i) v[i] = double(W1[std::ptrdiff_t(i) * n0 + j]) * d;
             }
         }
-        // Layers 2..L read W_l^T, so that each output row is b_l plus a sum of
-        // contiguous columns scaled by the inputs (as affine_layer_fused does).
+        // Wide layers among 2..L read W_l^T, so that each output row is b_l plus
+        // a sum of contiguous columns scaled by the inputs (see affine_rows).
+        // transposed_[l - 2] is empty for a narrow layer l.
         for (int l = 2; l <= lay_.depth(); ++l) {
             const int n_in = lay_.n[l - 1];
             const int n_out = lay_.n[l];
             const T* W = w_ + lay_.w_offset[l - 1];
+            if (n_out < kWideLayer) {
+                transposed_.emplace_back();
+                continue;
+            }
             std::vector<T> Wt(static_cast<std::size_t>(n_in) * n_out);
             for (int i = 0; i < n_out; ++i) {
                 for (int j = 0; j < n_in; ++j) Wt[std::size_t(j) * n_out + i] = W[std::ptrdiff_t(i) * n_in + j];

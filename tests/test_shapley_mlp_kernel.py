@@ -91,7 +91,9 @@ def make_problem(n, K, sizes_after, activation, dtype, seed=0):
     return net, x, background
 
 
-HIDDEN = {1: [], 2: [7], 3: [6, 5]}
+# Layers of 8 or more units take the kernel's column-sum loop, narrower
+# ones its dot-product loop, so depth 3 covers both.
+HIDDEN = {1: [], 2: [7], 3: [9, 8]}
 SHAPES = [(1, 1), (2, 50), (5, 3), (9, 7), (12, 20)]
 
 
@@ -125,8 +127,8 @@ def test_kernel_detects_mlp_forms():
     assert not shapley.ModelGame(net.forward, x, background, mlp_kernel=False).uses_mlp_kernel
 
 
-def test_kernel_mlp_instance_table():
-    net, x, background = make_problem(6, 4, [5, 2], "sigmoid", np.float64)
+def test_kernel_mlp_instance_wide_output():
+    net, x, background = make_problem(6, 4, [5, 9], "sigmoid", np.float64)
     T_net = shapley.ModelGame(net, x, background).table()
     T_slow = shapley.ModelGame(net, x, background, mlp_kernel=False).table()
     assert_within(T_net - T_slow, table_tolerance(net, x, background))
