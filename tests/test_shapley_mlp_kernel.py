@@ -175,6 +175,19 @@ def test_kernel_restricted_players():
     assert_within(table - expected, table_tolerance(net, x, background))
 
 
+def test_kernel_table_with_null_players():
+    n, K = 6, 4
+    net, x, background = make_problem(n, K, [5, 2], "tanh", np.float64, seed=5)
+    background[:, [0, 4]] = x[[0, 4]]  # features 0 and 4 equal x in every background row
+    T_fast = shapley.ModelGame(net.forward, x, background).table()
+    T_slow = shapley.ModelGame(net.forward, x, background, mlp_kernel=False).table()
+    assert T_fast.shape == (2**n, 2)
+    assert_within(T_fast - T_slow, table_tolerance(net, x, background))
+    # v does not depend on the bits of the null players.
+    masks = np.arange(2**n)
+    np.testing.assert_array_equal(T_fast, T_fast[masks & ~0b10001])
+
+
 def test_explain_kernel_with_dropped_players():
     n, K = 8, 5
     net, x, background = make_problem(n, K, [6, 2], "relu", np.float64, seed=4)

@@ -328,7 +328,18 @@ class ModelGame(Game):
         if self._net is None:
             return super().table()
         check_table_size(self.n_players, self.n_outputs, 1, "ModelGame.table()")
-        return self.mlp_table(np.arange(self.n_players, dtype=np.int64))
+        players = np.flatnonzero(~self.equal_to_x().all(axis=0)).astype(np.int64)
+        if players.size == self.n_players:
+            return self.mlp_table(players)
+
+        # A feature equal to x in every background row is a null player, so v
+        # does not depend on its bit: walk the others and spread the values.
+        restricted = self.mlp_table(players)
+        masks = np.arange(2**self.n_players, dtype=np.int64)
+        compressed = np.zeros_like(masks)
+        for t, player in enumerate(players):
+            compressed |= ((masks >> player) & 1) << t
+        return restricted[compressed]
 
     def mlp_table(self, players) -> np.ndarray:
         """Compute the table of the game restricted to ``players`` with the C++ kernel.
