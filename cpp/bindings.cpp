@@ -381,8 +381,11 @@ PYBIND11_MODULE(_core, m) {
                     }
                 }
                 double* out = static_cast<double*>(table.mutable_data());
+                // The walk allocates its scratch here, under the GIL, so a
+                // failed allocation raises MemoryError.
+                mathlearn::ModelGameWalk<T> walk(lay, act, wp, xp, bp, K, pl, int(p));
                 py::gil_scoped_release release;
-                mathlearn::model_game_table<T>(lay, act, wp, xp, bp, K, pl, int(p), out);
+                walk.run(out);
             };
             if (is_float64(w)) {
                 run(double{});

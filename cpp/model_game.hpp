@@ -34,6 +34,7 @@
 #include <vector>
 
 #include "mlp.hpp"
+#include "threads.hpp"
 
 namespace mathlearn {
 
@@ -93,17 +94,30 @@ class ModelGameWalk {
         const std::ptrdiff_t per_coalition = K_ * width_;
         block_ = std::max<std::ptrdiff_t>(1, kBlockElements / per_coalition);
         block_ = std::min<std::ptrdiff_t>(block_, std::ptrdiff_t(1) << kSegmentLog2);
+
+        // All scratch memory is allocated here, because an exception thrown
+        // inside the OpenMP region of run() would terminate the process.
+        scratch_.resize(static_cast<std::size_t>(std::max(1, max_threads())));
+        for (Scratch& s : scratch_) {
+            s.u.resize(static_cast<std::size_t>(K_) * h_);
+            const std::size_t rows = static_cast<std::size_t>(block_ * K_);
+            s.a.resize(rows * width_);
+            s.next.resize(rows * width_);
+            s.in_S.resize(static_cast<std::size_t>(n0));
+        }
     }
 
     // Write v(mask(g)) for g in [0, 2^p) to table[mask(g) * m + j], j < m = n_L.
-    void run(double* table) const {
+    // Allocates nothing, so it may run without the GIL.
+    void run(double* table) {
         const std::int64_t total = std::int64_t(1) << p_;
         const std::int64_t segment = std::int64_t(1) << kSegmentLog2;
         const std::int64_t n_segments = (total + segment - 1) / segment;
         const double work = double(total) * double(K_) * double(h_);
-#pragma omp parallel if (n_segments > 1 && work >= double(kParallelMinWork))
+        const int n_threads = int(scratch_.size());
+#pragma omp parallel num_threads(n_threads) if (n_segments > 1 && work >= double(kParallelMinWork))
         {
-            Scratch scratch = make_scratch();
+            Scratch& scratch = scratch_[static_cast<std::size_t>(thread_index())];
 #pragma omp for schedule(static)
             for (std::int64_t s = 0; s < n_segments; ++s) {
                 const std::int64_t first = s * segment;
@@ -117,23 +131,25 @@ class ModelGameWalk {
         std::vector<double> u;  // running pre-activation, (K, h_1)
         std::vector<T> a;       // block activations, (block rows, width)
         std::vector<T> next;    // the next layer of the block, same size
+        std::vector<char> in_S; // membership of each input feature, (n_0,)
     };
 
-    Scratch make_scratch() const {
-        Scratch s;
-        s.u.resize(static_cast<std::size_t>(K_) * h_);
-        const std::size_t rows = static_cast<std::size_t>(block_ * K_);
-        s.a.resize(rows * width_);
-        s.next.resize(rows * width_);
-        return s;
+    static int thread_index() {
+#ifdef MATHLEARN_HAVE_OPENMP
+        return omp_get_thread_num();
+#else
+        return 0;
+#endif
     }
 
     // u_{S,k} = b_1 + W_1 z_{S,k} computed directly, summed over j in order.
-    void direct_preactivation(std::uint64_t mask, double* u) const {
+    void direct_preactivation(std::uint64_t mask, Scratch& s) const {
         const int n0 = lay_.n[0];
         const T* W1 = w_ + lay_.w_offset[0];
         const T* b1 = w_ + lay_.b_offset[0];
-        std::vector<char> in_S(static_cast<std::size_t>(n0), 0);
+        double* u = s.u.data();
+        char* in_S = s.in_S.data();
+        std::fill(in_S, in_S + n0, char(0));
         for (int t = 0; t < p_; ++t) {
             if ((mask >> t) & 1u) in_S[static_cast<std::size_t>(players_[t])] = 1;
         }
@@ -162,7 +178,7 @@ class ModelGameWalk {
                 masks[c] = mask;
                 T* dst = s.a.data() + c * row_size;
                 if (g == first) {
-                    direct_preactivation(mask, u);
+                    direct_preactivation(mask, s);
                     for (std::ptrdiff_t e = 0; e < row_size; ++e) dst[e] = static_cast<T>(u[e]);
                     continue;
                 }
@@ -260,9 +276,12 @@ class ModelGameWalk {
     std::ptrdiff_t block_ = 1;
     std::vector<double> V_;
     std::vector<std::vector<T>> transposed_;
+    std::vector<Scratch> scratch_;  // one per OpenMP thread
 };
 
 // Fill table (2^p, n_L) with v(S) for every mask S; see the top of this file.
+// Callers that must allocate under the GIL construct ModelGameWalk first and
+// release the GIL around run() only.
 template <class T>
 void model_game_table(const Layout& lay, Activation act, const T* w, const T* x, const T* background,
                       std::ptrdiff_t K, const std::int64_t* players, int p, double* table) {
