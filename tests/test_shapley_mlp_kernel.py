@@ -188,6 +188,37 @@ def test_kernel_table_with_null_players():
     np.testing.assert_array_equal(T_fast, T_fast[masks & ~0b10001])
 
 
+def test_kernel_table_all_null_players():
+    net, x, background = make_problem(3, 2, [4, 1], "tanh", np.float64, seed=6)
+    background[:] = x
+    table = shapley.ModelGame(net.forward, x, background).table()
+    assert table.shape == (8, 1)
+    expected = net.forward(x[None, :])[0, 0]
+    # Every coalition's K rows equal x, so v is f(x) up to rounding of the walk.
+    tol = table_tolerance(net, x, background)
+    assert_within(table - expected, tol)
+
+
+@pytest.fixture
+def restore_threads():
+    before = ml.get_num_threads()
+    yield
+    ml.set_num_threads(before)
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_kernel_threads_agree_bitwise(restore_threads, dtype):
+    # Each segment of the walk starts from a direct computation and runs on
+    # one thread, so the table does not depend on the thread count.
+    net, x, background = make_problem(13, 9, [16, 2], "tanh", dtype, seed=7)
+    game = shapley.ModelGame(net.forward, x, background)
+    ml.set_num_threads(1)
+    one = game.table()
+    ml.set_num_threads(2)
+    two = game.table()
+    np.testing.assert_array_equal(one, two)
+
+
 def test_explain_kernel_with_dropped_players():
     n, K = 8, 5
     net, x, background = make_problem(n, K, [6, 2], "relu", np.float64, seed=4)
