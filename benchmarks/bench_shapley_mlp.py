@@ -28,8 +28,9 @@ shapiq
 Peers are skipped when they are not installed. Each contender is called
 once before timing, so that compilation and caches are outside the timing.
 Groups: n = 8, 12, 16 with K = 20, and n = 20 with K = 100, where the
-generic path and the peers take minutes and run only with
-``MATHLEARN_BENCH_SLOW=1``.
+generic path and shapiq take minutes and run only with
+``MATHLEARN_BENCH_SLOW=1``. shap is skipped there, because its Exact
+explainer ran out of memory on a 24 GiB machine.
 """
 
 from __future__ import annotations
@@ -110,6 +111,12 @@ def test_mlp_exact_generic(benchmark, n, K):
 def test_mlp_exact_shap(benchmark, n, K):
     shap = pytest.importorskip("shap")
     skip_unless_slow_enabled(n)
+    if 2**n * K * n * 8 > 2**33:
+        # Measured with shap 0.51.0: at n = 20, K = 100 the Exact explainer
+        # grew past 23 GB and the OOM killer stopped it on a 24 GiB machine.
+        # NOTE: the 8 GiB of 2**n K n float64 hybrid entries used as the cut
+        # is an estimate of where shap stops fitting, not a measured limit.
+        pytest.skip(f"shap's Exact explainer runs out of memory at n={n}, K={K}")
     net, x, background = problem(n, K)
     explainer = shap.explainers.Exact(net.forward, shap.maskers.Independent(background, max_samples=K))
     # shap's Exact stops at max_evals (100000 by default) masked evaluations,
