@@ -15,6 +15,7 @@
 
 #include "blas.hpp"
 #include "mlp.hpp"
+#include "model_game.hpp"
 #include "threads.hpp"
 
 namespace py = pybind11;
@@ -347,4 +348,88 @@ PYBIND11_MODULE(_core, m) {
         py::arg("w"), py::arg("X"), py::arg("layer_sizes"), py::arg("activation"),
         py::arg("param"), py::arg("out"),
         "Write the per-sample Jacobians Jac f_{x_b}(w) into out (B, n_L, P).");
+
+    // Coalition table of the interventional game of an MLP (model_game.hpp).
+    // Helpers stay local to this block so that it reads on its own.
+    m.attr("MODEL_GAME_SEGMENT") = 1 << mathlearn::kSegmentLog2;
+    m.def(
+        "model_game_table",
+        [](const py::array& w, const std::vector<int>& sizes, int activation, const py::array& x,
+           const py::array& background, const py::array& players, py::array table) {
+            const Layout lay = make_layout(sizes);
+            const Activation act = make_activation(activation);
+            const int n0 = lay.n[0];
+            const int m_out = lay.n[lay.depth()];
+            if (background.ndim() != 2 || background.shape(0) < 1) {
+                throw py::value_error("background must have shape (K, " + std::to_string(n0) +
+                                      ") with K >= 1; got shape " + shape_str(background) + ".");
+            }
+            const py::ssize_t K = background.shape(0);
+            if (players.ndim() != 1) {
+                throw py::value_error("players must be 1-D; got shape " + shape_str(players) + ".");
+            }
+            check_array<std::int64_t>(players, "players", {players.shape(0)}, false);
+            const py::ssize_t p = players.shape(0);
+            if (p > 62) {
+                throw py::value_error("players must have at most 62 entries (int64 masks); got " +
+                                      std::to_string(p) + ".");
+            }
+            const auto* pl = static_cast<const std::int64_t*>(players.data());
+            std::vector<char> seen(static_cast<std::size_t>(n0), 0);
+            for (py::ssize_t t = 0; t < p; ++t) {
+                if (pl[t] < 0 || pl[t] >= n0) {
+                    throw py::value_error("players must be feature indices in [0, " + std::to_string(n0) +
+                                          "); got " + std::to_string(pl[t]) + " at position " +
+                                          std::to_string(t) + ".");
+                }
+                if (seen[static_cast<std::size_t>(pl[t])]) {
+                    throw py::value_error("players must be distinct; got feature " +
+                                          std::to_string(pl[t]) + " twice.");
+                }
+                seen[static_cast<std::size_t>(pl[t])] = 1;
+            }
+            check_array<double>(table, "table", {py::ssize_t(1) << p, m_out}, true);
+
+            auto run = [&](auto zero) {
+                using T = decltype(zero);
+                check_array<T>(w, "w", {lay.n_params}, false);
+                check_array<T>(x, "x", {n0}, false);
+                check_array<T>(background, "background", {K, n0}, false);
+                const T* wp = static_cast<const T*>(w.data());
+                const T* xp = static_cast<const T*>(x.data());
+                const T* bp = static_cast<const T*>(background.data());
+                // Non-finite inputs would spread NaN through the whole walk.
+                const auto first_bad = [](const T* a, py::ssize_t count) {
+                    for (py::ssize_t e = 0; e < count; ++e) {
+                        if (!std::isfinite(a[e])) return e;
+                    }
+                    return py::ssize_t(-1);
+                };
+                const std::pair<const char*, py::ssize_t> bad[] = {
+                    {"w", first_bad(wp, lay.n_params)}, {"x", first_bad(xp, n0)},
+                    {"background", first_bad(bp, K * n0)}};
+                for (const auto& [name, e] : bad) {
+                    if (e >= 0) {
+                        throw py::value_error(std::string(name) + " must be finite; got a non-finite "
+                                              "value at flat index " + std::to_string(e) + ".");
+                    }
+                }
+                double* out = static_cast<double*>(table.mutable_data());
+                // The walk allocates its scratch here, under the GIL, so a
+                // failed allocation raises MemoryError.
+                mathlearn::ModelGameWalk<T> walk(lay, act, wp, xp, bp, K, pl, int(p));
+                py::gil_scoped_release release;
+                walk.run(out);
+            };
+            if (is_float64(w)) {
+                run(double{});
+            } else {
+                run(float{});
+            }
+        },
+        py::arg("w"), py::arg("layer_sizes"), py::arg("activation"), py::arg("x"),
+        py::arg("background"), py::arg("players"), py::arg("table"),
+        "Write v(S) = mean_k f_w(x_S, b_k) into table (2**p, n_L) float64 for every mask S over "
+        "the p features in `players` (int64); x (n_0,) and background (K, n_0) have the dtype "
+        "of w. Features outside `players` keep their background values.");
 }

@@ -107,6 +107,9 @@ def exact(game, method: str = "subset") -> np.ndarray:
 
 def _gray_exact(game, n: int, n_outputs: int | None) -> np.ndarray:
     """Return exact values by streaming coalitions in Gray-code order (method "gray")."""
+    # NOTE: a ModelGame of a mathlearn.MLP is evaluated through f here, not by
+    # the C++ kernel, which writes whole tables only. Methods "subset" and
+    # "potential" use the kernel.
     from . import _kernels
 
     width = 1 if n_outputs is None else n_outputs

@@ -13,7 +13,7 @@ import numpy as np
 
 from .._validation import as_generator, check_choice, check_int
 from .exact import exact
-from .games import ModelGame, as_feature_array, features_equal
+from .games import ModelGame, TableGame, as_feature_array, check_table_size, features_equal
 from .sampling import SAMPLING_METHODS, sample
 
 EXPLAIN_METHODS = ("exact",) + SAMPLING_METHODS
@@ -44,7 +44,10 @@ class Explanation:
     n_evaluations: int
 
 
-def explain(f, X, background, method="exact", budget=None, max_background=None, seed=None, batch_size=None):
+def explain(
+    f, X, background, method="exact", budget=None, max_background=None, seed=None, batch_size=None,
+    mlp_kernel=None,
+):
     """Explain a model's outputs at the rows of X against a background set.
 
     Parameters
@@ -64,6 +67,12 @@ def explain(f, X, background, method="exact", budget=None, max_background=None, 
         Seeds the background subset and the sampling.
     batch_size : int, optional
         Passed to ``ModelGame``.
+    mlp_kernel : bool, optional
+        Passed to ``ModelGame``. With the kernel (f a ``mathlearn.MLP`` or
+        its ``forward``), method "exact" computes each row's table in C++
+        and applies the subset formula to it, unless the table would not fit
+        in memory; otherwise it streams coalitions through f in Gray-code
+        order.
 
     Returns
     -------
@@ -97,7 +106,7 @@ def explain(f, X, background, method="exact", budget=None, max_background=None, 
 
     if X.shape[0] == 0:
         # Learn the output width from one call on the background.
-        probe = ModelGame(f, background[0], background, batch_size=batch_size)
+        probe = ModelGame(f, background[0], background, batch_size=batch_size, mlp_kernel=mlp_kernel)
         shape = (0, n) if probe.n_outputs is None else (0, n, probe.n_outputs)
         base_shape = shape[:1] + shape[2:]
         return Explanation(np.zeros(shape), np.zeros(shape), np.zeros(base_shape), 0)
@@ -105,7 +114,7 @@ def explain(f, X, background, method="exact", budget=None, max_background=None, 
     values, errors, bases, evaluations = [], [], [], 0
     for x in X:
         varying = ~features_equal(background, x[None, :]).all(axis=0)
-        game = ModelGame(f, x, background, batch_size=batch_size)
+        game = ModelGame(f, x, background, batch_size=batch_size, mlp_kernel=mlp_kernel)
         base = np.asarray(game.values(np.zeros(1, dtype=np.int64))[0], dtype=np.float64)
         width = () if game.n_outputs is None else (game.n_outputs,)
         phi = np.zeros((n,) + width)
@@ -114,7 +123,7 @@ def explain(f, X, background, method="exact", budget=None, max_background=None, 
         if players.size:
             sub = game if players.size == n else _restricted(game, players)
             if method == "exact":
-                phi[players] = exact(sub, method="gray")
+                phi[players] = _exact_values(game, sub, players)
                 evaluations += 2 ** players.size
             else:
                 estimate = sample(sub, budget, method=method, seed=rng)
@@ -125,6 +134,18 @@ def explain(f, X, background, method="exact", budget=None, max_background=None, 
         errors.append(se)
         bases.append(base)
     return Explanation(np.stack(values), np.stack(errors), np.stack(bases), evaluations)
+
+
+def _exact_values(game: ModelGame, sub, players: np.ndarray) -> np.ndarray:
+    """Return exact values of ``sub``, the game on ``players``, from the MLP kernel's table when it fits."""
+    if game.uses_mlp_kernel:
+        try:
+            check_table_size(players.size, game.n_outputs, 1, "explain(method='exact')")
+        except ValueError:
+            pass  # too large for a table: stream the coalitions below instead
+        else:
+            return exact(TableGame(game.mlp_table(players)), method="subset")
+    return exact(sub, method="gray")
 
 
 class _restricted:

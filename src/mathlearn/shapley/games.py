@@ -209,6 +209,12 @@ class ModelGame(Game):
         temporary memory to a few arrays of shape (batch_size, n). By
         default it covers about 2**20 input entries, rounded down to whole
         coalitions (K rows each) and never below K.
+    mlp_kernel : bool, optional
+        Whether ``table()`` uses the C++ Gray-code kernel for a
+        ``mathlearn.MLP`` (see Notes). None (default) uses it whenever f is
+        an MLP or its bound method ``forward`` and x and background are
+        numeric. False forces the generic path through f. True requires
+        the kernel and raises ``TypeError`` when f is not an MLP.
 
     Notes
     -----
@@ -226,9 +232,22 @@ class ModelGame(Game):
     The constructor calls f once on the first min(K, batch_size)
     background rows (hybrid rows of the empty coalition) to learn and
     check the shape of its output.
+
+    When f is a ``mathlearn.MLP`` ``net`` or ``net.forward``, ``table()``
+    runs ``mathlearn._core.model_game_table``. It walks the coalitions in
+    Gray-code order and updates the first pre-activation W_1 z + b_1 by
+    +-W_1[:, i] (x_i - b_{k,i}) when player i joins or leaves, so no hybrid
+    row is built and the first layer costs h additions per row instead of
+    n h multiply-adds. The pre-activation is kept in float64 and
+    recomputed directly every ``_core.MODEL_GAME_SEGMENT`` (256) steps.
+    Its error is then at most (n + 1 + 5 * 255) * 2**-53 * M_i for unit
+    i, with M_i = |b_{1,i}| + sum_j |W_1[i, j]| max(|x_j|, max_k |b_{k,j}|),
+    before it is rounded to the network dtype. x and background are
+    converted to the network dtype first, as ``net.forward`` converts
+    them. ``values(masks)`` always calls f.
     """
 
-    def __init__(self, f, x, background, batch_size=None):
+    def __init__(self, f, x, background, batch_size=None, mlp_kernel=None):
         if not callable(f):
             raise TypeError(
                 f"f must be a callable mapping an array of shape (B, n) to (B,) or (B, k); "
@@ -269,6 +288,111 @@ class ModelGame(Game):
         probe_rows = min(n_background, self.batch_size)
         probe = self._call_f(self.background[:probe_rows], lambda r: 0, probe=True)
         self.n_outputs = None if probe.ndim == 1 else probe.shape[1]
+        self._net = self._kernel_network(mlp_kernel)
+
+    def _kernel_network(self, mlp_kernel):
+        """Return the MLP whose table the C++ kernel computes, or None for the generic path."""
+        if mlp_kernel is not None and not isinstance(mlp_kernel, (bool, np.bool_)):
+            raise TypeError(f"mlp_kernel must be None, True or False; got {mlp_kernel!r}.")
+        if mlp_kernel is not None and not mlp_kernel:
+            return None
+        net = mlp_of(self.f)
+        if net is None or self.x.dtype == object:
+            if mlp_kernel:
+                raise TypeError(
+                    f"mlp_kernel=True needs f to be a mathlearn.MLP or its bound method forward, "
+                    f"and numeric x and background; got f of type {type(self.f).__name__} and "
+                    f"inputs of dtype {self.x.dtype}. Pass mlp_kernel=None to fall back to f."
+                )
+            return None
+        return net
+
+    @property
+    def uses_mlp_kernel(self) -> bool:
+        """True when ``table()`` runs the C++ kernel of a ``mathlearn.MLP``."""
+        return self._net is not None
+
+    def table(self) -> np.ndarray:
+        """Evaluate v at every coalition, in mask order 0, ..., 2**n - 1.
+
+        Returns
+        -------
+        ndarray, shape (2**n,) or (2**n, m), float64
+
+        Raises
+        ------
+        ValueError
+            If the table would not fit in memory, n exceeds
+            ``MAX_EXACT_PLAYERS``, or f returns non-finite values.
+        """
+        if self._net is None:
+            return super().table()
+        check_table_size(self.n_players, self.n_outputs, 1, "ModelGame.table()")
+        players = np.flatnonzero(~self.equal_to_x().all(axis=0)).astype(np.int64)
+        if players.size == self.n_players:
+            return self.mlp_table(players)
+
+        # A feature equal to x in every background row is a null player, so v
+        # does not depend on its bit: walk the others and spread the values.
+        restricted = self.mlp_table(players)
+        masks = np.arange(2**self.n_players, dtype=np.int64)
+        compressed = np.zeros_like(masks)
+        for t, player in enumerate(players):
+            compressed |= ((masks >> player) & 1) << t
+        return restricted[compressed]
+
+    def mlp_table(self, players) -> np.ndarray:
+        """Compute the table of the game restricted to ``players`` with the C++ kernel.
+
+        Parameters
+        ----------
+        players : ndarray of int64, shape (p,)
+            Distinct feature indices. Bit t of a mask is feature
+            ``players[t]``; the other features keep their background values.
+
+        Returns
+        -------
+        ndarray, shape (2**p, m), float64
+        """
+        from .. import _core
+
+        net = self._net
+        if net is None:
+            raise ValueError(
+                "mlp_table needs the game of a mathlearn.MLP built with mlp_kernel None or True; "
+                "this game calls f. Use table() instead."
+            )
+        net._check_params_finite()
+        players = np.ascontiguousarray(players, dtype=np.int64)
+        x = np.ascontiguousarray(self.x, dtype=net.dtype)
+        background = np.ascontiguousarray(self.background, dtype=net.dtype)
+        for name, arr in (("x", x), ("background", background)):
+            if not np.isfinite(arr).all():
+                raise ValueError(
+                    f"{name} must be finite in the network dtype {net.dtype} to be passed to the "
+                    f"MLP; got {arr[~np.isfinite(arr)][0]!r}. Replace missing or out-of-range values."
+                )
+        sizes = net.layer_sizes
+        n_background = background.shape[0]
+        width = max(sizes[1:])
+        # The kernel's scratch: the (p, K, h_1) float64 updates, and per
+        # thread the running (K, h_1) pre-activation and two block buffers of
+        # at most max(2**14, K * width) entries (kBlockElements in model_game.hpp).
+        per_thread = 8 * n_background * sizes[1] + 2 * 8 * max(2**14, n_background * width)
+        scratch = 8 * players.size * n_background * sizes[1] + _core.get_num_threads() * per_thread
+        check_table_size(players.size, self.n_outputs, 1, "ModelGame.mlp_table()")
+        check_memory(scratch, f"the MLP kernel's scratch for K={n_background}", "Pass fewer background rows.")
+        table = np.empty((2**players.size, net.n_outputs), dtype=np.float64)
+        _core.model_game_table(
+            net.params, list(sizes), net._activation.code, x, background, players, table
+        )
+        if not np.isfinite(table).all():
+            mask = int(np.flatnonzero(~np.isfinite(table).all(axis=1))[0])
+            raise ValueError(
+                f"f must return finite values; the mean of the MLP's output over the background is "
+                f"{table[mask]} for coalition mask {mask}. Check the model for overflow."
+            )
+        return table
 
     def equal_to_x(self) -> np.ndarray:
         """Return the (K, n) bool array of background entries equal to x, NaN equal to NaN."""
@@ -364,6 +488,18 @@ class ModelGame(Game):
                 f"(input {Z[r]}). Check the model for overflow or invalid inputs."
             )
         return out
+
+
+def mlp_of(f):
+    """Return the ``mathlearn.MLP`` that f is, or whose bound ``forward`` f is, else None."""
+    from ..network import MLP
+
+    if isinstance(f, MLP):
+        return f
+    owner = getattr(f, "__self__", None)
+    if isinstance(owner, MLP) and getattr(f, "__func__", None) is MLP.forward:
+        return owner
+    return None
 
 
 def as_feature_array(values, name: str, ndim: int) -> np.ndarray:
