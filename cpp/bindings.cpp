@@ -354,10 +354,10 @@ PYBIND11_MODULE(_core, m) {
     m.attr("MODEL_GAME_SEGMENT") = 1 << mathlearn::kSegmentLog2;
     m.def(
         "model_game_table",
-        [](const py::array& w, const std::vector<int>& sizes, int activation, const py::array& x,
-           const py::array& background, const py::array& players, py::array table) {
+        [](const py::array& w, const std::vector<int>& sizes, int activation, double param,
+           const py::array& x, const py::array& background, const py::array& players, py::array table) {
             const Layout lay = make_layout(sizes);
-            const Activation act = make_activation(activation);
+            const mathlearn::Sigma act = make_activation(activation, param);
             const int n0 = lay.n[0];
             const int m_out = lay.n[lay.depth()];
             if (background.ndim() != 2 || background.shape(0) < 1) {
@@ -427,7 +427,7 @@ PYBIND11_MODULE(_core, m) {
                 run(float{});
             }
         },
-        py::arg("w"), py::arg("layer_sizes"), py::arg("activation"), py::arg("x"),
+        py::arg("w"), py::arg("layer_sizes"), py::arg("activation"), py::arg("param"), py::arg("x"),
         py::arg("background"), py::arg("players"), py::arg("table"),
         "Write v(S) = mean_k f_w(x_S, b_k) into table (2**p, n_L) float64 for every mask S over "
         "the p features in `players` (int64); x (n_0,) and background (K, n_0) have the dtype "

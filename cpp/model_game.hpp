@@ -54,7 +54,7 @@ template <class T>
 class ModelGameWalk {
    public:
     // w, x (n_0,), background (K, n_0) and players (p,) must outlive the walk.
-    ModelGameWalk(const Layout& lay, Activation act, const T* w, const T* x, const T* background,
+    ModelGameWalk(const Layout& lay, const Sigma& act, const T* w, const T* x, const T* background,
                   std::ptrdiff_t K, const std::int64_t* players, int p)
         : lay_(lay), act_(act), w_(w), x_(x), background_(background), K_(K), players_(players), p_(p) {
         const int n0 = lay_.n[0];
@@ -264,7 +264,7 @@ class ModelGameWalk {
     }
 
     const Layout& lay_;
-    Activation act_;
+    Sigma act_;
     const T* w_;
     const T* x_;
     const T* background_;
@@ -283,7 +283,7 @@ class ModelGameWalk {
 // Callers that must allocate under the GIL construct ModelGameWalk first and
 // release the GIL around run() only.
 template <class T>
-void model_game_table(const Layout& lay, Activation act, const T* w, const T* x, const T* background,
+void model_game_table(const Layout& lay, const Sigma& act, const T* w, const T* x, const T* background,
                       std::ptrdiff_t K, const std::int64_t* players, int p, double* table) {
     ModelGameWalk<T> walk(lay, act, w, x, background, K, players, p);
     walk.run(table);

@@ -384,7 +384,8 @@ class ModelGame(Game):
         check_memory(scratch, f"the MLP kernel's scratch for K={n_background}", "Pass fewer background rows.")
         table = np.empty((2**players.size, net.n_outputs), dtype=np.float64)
         _core.model_game_table(
-            net.params, list(sizes), net._activation.code, x, background, players, table
+            net.params, list(sizes), net._activation.code, net._activation.param, x, background,
+            players, table
         )
         if not np.isfinite(table).all():
             mask = int(np.flatnonzero(~np.isfinite(table).all(axis=1))[0])
