@@ -302,7 +302,7 @@ BAD_CALLS = [
     ("w non-finite", lambda a: a["w"].__setitem__(0, np.inf), "w must be finite"),
     ("x non-finite", lambda a: a["x"].__setitem__(2, np.nan), "x must be finite"),
     ("background non-finite", lambda a: a["background"].__setitem__((1, 0), np.inf), "background must be finite"),
-    ("activation code", lambda a: a.update(activation=9), "activation code"),
+    ("activation code", lambda a: a.update(activation=99), "activation code"),
     ("layer sizes", lambda a: a.update(layer_sizes=[3]), "at least 2 sizes"),
 ]
 
