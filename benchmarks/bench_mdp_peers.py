@@ -86,6 +86,8 @@ def peak_memory(function):
 def record(benchmark, name, kind, model, error, peak, reached=True, **info):
     benchmark.extra_info.update(error=error, reached_target=reached, peak_bytes=peak,
                                 model_bytes=model.nbytes, peak_over_model=peak / model.nbytes, **info)
+    if benchmark.stats is None:  # --benchmark-disable: the checks ran, nothing was timed
+        return
     SUMMARY.setdefault(kind, {})[name] = dict(
         time=benchmark.stats.stats.min, error=error, reached=reached, peak_over_model=peak / model.nbytes,
         **info,
@@ -289,6 +291,8 @@ def test_sweep(benchmark, case, parallel):
     kernel(*args)
     benchmark.pedantic(kernel, args=args, rounds=20, iterations=1)
     np.testing.assert_allclose(out, mdp.bellman_operator(model, v), rtol=0, atol=1e-12 * S)
+    if benchmark.stats is None:  # --benchmark-disable: the check above ran, nothing was timed
+        return
     n_bytes = sweep_bytes(model)
     serial_bw, parallel_bw = read_bandwidth(n_bytes)
     bandwidth = parallel_bw if parallel else serial_bw
