@@ -437,7 +437,10 @@ def _submit_blocks(function, shared, arrays, bounds, client, args, row_offsets):
     shared_future = client.scatter([_Shared(shared)], broadcast=True, hash=False)[0]
     futures = []
     for start, stop in bounds:
-        blocks = client.scatter([a[start:stop] for a in arrays], hash=False)
+        # Blocks travel inside their task rather than by scatter: the
+        # scheduler keeps a task's arguments, so it can rerun the task when
+        # its worker dies, but the only copy of scattered data dies with it.
+        blocks = [a[start:stop] for a in arrays]
         offset = (start,) if row_offsets else ()
         futures.append(
             client.submit(_call_shared, function, shared_future, *blocks, *offset, *args, pure=False)
