@@ -108,11 +108,20 @@ def test_jacobian_dask_input_is_lazy(client, problem):
 # Per-sample gradients
 
 
+def _chain_rule_terms(net):
+    """Return the roundings along one chain-rule path: the widest sum times the depth."""
+    return max(net.layer_sizes) * (len(net.layer_sizes) - 1)
+
+
 def _contraction_bound(net, X, G):
-    """Bound on |sum_k G_bk J_bkp| rounding: m terms, each product within eps."""
+    """Bound the rounding of sum_k G_bk J_bk against another evaluation order.
+
+    Each J entry carries the roundings of a chain-rule path, and the sum
+    over the m outputs adds m + 1 more, each at most eps times |G_bk J_bkp|.
+    """
     J = net.jacobian(X)
-    m = net.n_outputs
-    return 4 * (m + 1) * EPS64 * np.einsum("bk,bkp->bp", np.abs(G), np.abs(J))
+    terms = _chain_rule_terms(net) + net.n_outputs + 1
+    return 4 * terms * EPS64 * np.einsum("bk,bkp->bp", np.abs(G), np.abs(J))
 
 
 @pytest.mark.parametrize("loss", ["mse", "cross_entropy"])
@@ -140,7 +149,8 @@ def test_per_sample_gradients_mean_is_batch_gradient(problem):
     net, X, y = problem
     g = mld.per_sample_gradients(net, X, y)
     # Summing B rows adds B roundings of at most eps times the row magnitude.
-    bound = 4 * (X.shape[0] + net.n_outputs) * EPS64 * np.abs(g).mean(axis=0)
+    terms = X.shape[0] + _chain_rule_terms(net) + net.n_outputs
+    bound = 4 * terms * EPS64 * np.abs(g).mean(axis=0)
     assert np.all(np.abs(g.mean(axis=0) - net.loss_gradient(X, y)) <= bound)
 
 
@@ -173,9 +183,9 @@ def test_loss_gradient_sum_of_blocks_is_full_gradient(problem):
     full_value, full_gradient = net.value_and_gradient(X, y)
     # Both are means of B per-sample terms, summed in different orders.
     magnitude = np.abs(mld.per_sample_gradients(net, X, y)).mean(axis=0)
-    bound = 4 * (X.shape[0] + 8) * EPS64 * magnitude
-    assert np.all(np.abs(gradient - full_gradient) <= bound)
-    assert abs(value - full_value) <= 4 * (X.shape[0] + 8) * EPS64 * full_value
+    terms = X.shape[0] + _chain_rule_terms(net)
+    assert np.all(np.abs(gradient - full_gradient) <= 4 * terms * EPS64 * magnitude)
+    assert abs(value - full_value) <= 4 * terms * EPS64 * full_value
 
 
 def test_loss_gradient_dask_input(client, problem):
@@ -197,6 +207,18 @@ def test_loss_gradient_trains_like_local(client, problem):
         local.params = local.params - 0.1 * mld.loss_gradient(local, X, y, chunk_rows=64)
     np.testing.assert_array_equal(remote.params, local.params)
     assert remote.loss(X, y) < net.loss(X, y)
+
+
+def test_dask_dataframe_input(client, problem):
+    dd = pytest.importorskip("dask.dataframe")
+    pd = pytest.importorskip("pandas")
+    net, X, y = problem
+    frame = dd.from_pandas(pd.DataFrame(X, columns=[f"x{i}" for i in range(5)]), npartitions=3)
+    J = mld.jacobian(net, frame)
+    np.testing.assert_array_equal(J.compute(), net.jacobian(X))
+    value, gradient = mld.value_and_gradient(net, frame, y, client=client)
+    sizes = tuple(int(n) for n in frame.map_partitions(len).compute())
+    np.testing.assert_array_equal(gradient, mld.loss_gradient(net, X, y, chunk_rows=sizes))
 
 
 # ----------------------------------------------------------------------
@@ -330,9 +352,11 @@ def test_model_sent_once_per_worker(client, shapley_problem, tmp_path, as_dask):
     rows = da.from_array(X, chunks=(2, 4)) if as_dask else X
     result = mld.explain(model, rows, background, client=client, chunk_rows=None if as_dask else 2)
     # 17 rows in blocks of 2 make 9 tasks on 2 workers.
-    counts = _unpickles_on_workers(log_path, _worker_pids(client))
-    assert counts, "the model was never unpickled on a worker"
-    assert all(count == 1 for count in counts.values()), counts
+    worker_pids = _worker_pids(client)
+    counts = _unpickles_on_workers(log_path, worker_pids)
+    log = log_path.read_text(encoding="ascii").split() if log_path.exists() else []
+    assert counts, f"the model was never unpickled on a worker {worker_pids}; unpickled in {log}"
+    assert all(count == 1 for count in counts.values()), f"unpickled per worker: {counts}"
     np.testing.assert_array_equal(result.values, shapley_explain(net.forward, X, background).values)
 
 

@@ -23,10 +23,12 @@ sequence ``SeedSequence(seed).spawn(2)[1].spawn(N)[r]`` (see
 :func:`row_seed`), so no row depends on which worker ran it or on the
 block sizes.
 
-A worker that dies in the middle of a job loses only the tasks it held,
-and the Dask scheduler runs them again on the other workers. The results
-of those tasks do not depend on where they run, so nothing is lost or
-changed.
+A worker that dies in the middle of a job loses only the tasks it was
+running, and the Dask scheduler runs them again on the other workers.
+For a deterministic model those tasks return the same blocks wherever
+they run, so the result is complete and unchanged. Row blocks travel
+inside their tasks, so the scheduler can always rerun them, but the
+scattered model is lost if every worker with a copy dies at once.
 
 Dask is an optional dependency (``pip install "mathlearn[distributed]"``).
 It is imported on first use, and only the cluster paths need it.
@@ -58,7 +60,7 @@ _BLOCK_BYTES = 64 * 2**20
 
 # Blocks of an attribution job when chunk_rows is not given: enough tasks
 # to balance a few dozen workers, few enough that the scheduler overhead
-# (about a millisecond per task) stays small.
+# (an estimate: about a millisecond per task) stays small.
 _EXPLAIN_BLOCKS = 64
 
 
@@ -354,7 +356,7 @@ def _per_sample_gradient_block(net, X, y, loss):
     target = losses.check_target(y, loss, X.shape[0], net.n_outputs, net.dtype)
     Y = net.forward(X)
     # spec.gradient carries the factor 1 / B of the batch mean; undo it, so
-    # that row b holds d l_b / d f(x_b) of its own one-sample loss.
+    # that row b contains d l_b / d f(x_b) of its own one-sample loss.
     G = spec.gradient(Y, target) * X.shape[0]
     J = net.jacobian(X)
     return np.einsum("bk,bkp->bp", G.astype(net.dtype, copy=False), J)
@@ -437,9 +439,9 @@ def _submit_blocks(function, shared, arrays, bounds, client, args, row_offsets):
     shared_future = client.scatter([_Shared(shared)], broadcast=True, hash=False)[0]
     futures = []
     for start, stop in bounds:
-        # Blocks travel inside their task rather than by scatter: the
-        # scheduler keeps a task's arguments, so it can rerun the task when
-        # its worker dies, but the only copy of scattered data dies with it.
+        # Blocks travel inside their task, not by scatter, because the
+        # scheduler keeps a task's arguments and can rerun it when its worker
+        # dies. The only copy of a scattered block dies with its worker.
         blocks = [a[start:stop] for a in arrays]
         offset = (start,) if row_offsets else ()
         futures.append(
@@ -459,11 +461,12 @@ class _Shared:
         self.value = value
 
     def __setstate__(self, state):
-        # NOTE: an MLP restored by pickle keeps the unpickled params array,
-        # whose dtype object is equal to but not the same object as
-        # numpy.dtype(numpy.float64), and the C++ kernels compare dtypes by
-        # identity, so they reject it. Networks are rebuilt here through the
-        # public API until MLP.__setstate__ allocates a fresh array.
+        # NOTE: an MLP restored by pickle keeps the unpickled params array.
+        # Its dtype object equals numpy.dtype(numpy.float64) but is another
+        # object, and the C++ kernels compare dtypes by identity, so they
+        # reject it. Networks and their bound methods are
+        # rebuilt here through the public API, but a model that wraps an MLP
+        # in another object still fails on the workers.
         self.value = _with_rebuilt_networks(state["value"])
 
 
@@ -484,7 +487,21 @@ def _with_rebuilt_networks(value):
 
 
 def _call_shared(function, shared, *args):
-    return function(shared.value, *args)
+    return function(shared.value, *(_with_canonical_dtype(a) for a in args))
+
+
+def _with_canonical_dtype(value):
+    """Return a numeric array as a view whose dtype is NumPy's own dtype object.
+
+    Blocks unpickled on a worker may carry a dtype object that is equal to
+    numpy.dtype(numpy.float64) but not the same object, and the C++ kernels
+    compare dtypes by identity.
+    """
+    if isinstance(value, np.ndarray) and value.dtype.kind in "biuf" and value.dtype.isnative:
+        canonical = np.dtype(value.dtype.type)
+        if value.dtype is not canonical:
+            return value.view(canonical)
+    return value
 
 
 # ----------------------------------------------------------------------
