@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import os
 import signal
-import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 
@@ -145,7 +144,7 @@ def test_per_sample_gradients_match_one_row_losses(problem):
         assert np.all(np.abs(g[b] - expected) <= bound[b]), b
 
 
-def test_per_sample_gradients_mean_is_batch_gradient(problem):
+def test_per_sample_gradients_average_to_batch(problem):
     net, X, y = problem
     g = mld.per_sample_gradients(net, X, y)
     # Summing B rows adds B roundings of at most eps times the row magnitude.
@@ -177,7 +176,7 @@ def test_loss_gradient_client_equals_local(client, problem, loss):
     np.testing.assert_array_equal(grad_remote, grad_local)
 
 
-def test_loss_gradient_sum_of_blocks_is_full_gradient(problem):
+def test_loss_gradient_blocks_sum_to_full(problem):
     net, X, y = problem
     value, gradient = mld.value_and_gradient(net, X, y, chunk_rows=30)
     full_value, full_gradient = net.value_and_gradient(X, y)
@@ -289,7 +288,7 @@ def test_row_seed_equals_spawn():
         assert mld.row_seed(5, r).generate_state(4).tolist() == child.generate_state(4).tolist()
 
 
-def test_explain_max_background_client_equals_local(client, shapley_problem):
+def test_explain_max_background_on_client(client, shapley_problem):
     net, X, background = shapley_problem
     kwargs = dict(method="stratified", budget=48, seed=14, max_background=5)
     local = mld.explain(net.forward, X, background, **kwargs)
