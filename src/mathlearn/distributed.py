@@ -290,7 +290,7 @@ def explain(
             keep = np.sort(rng.choice(background.shape[0], size=max_background, replace=False))
             background = background[keep]
 
-    options = (method, budget, batch_size, root.entropy, root.spawn_key)
+    options = (method, budget, batch_size, root.entropy, root.spawn_key, root.pool_size)
     if _is_dask(X):
         X = _dask_rows(X, "X", n, chunk_rows)
         N = X.shape[0]
@@ -368,14 +368,14 @@ def _loss_block(net, X, y, loss, n_total):
     return value * weight, gradient * net.dtype.type(weight)
 
 
-def _explain_block(shared, X, offset, method, budget, batch_size, entropy, spawn_key):
+def _explain_block(shared, X, offset, method, budget, batch_size, entropy, spawn_key, pool_size):
     from .shapley.explain import Explanation
     from .shapley.explain import explain as explain_rows
 
     f, background = shared
     if method == "exact":
         return explain_rows(f, X, background, method="exact", batch_size=batch_size)
-    root = np.random.SeedSequence(entropy, spawn_key=spawn_key)
+    root = np.random.SeedSequence(entropy, spawn_key=spawn_key, pool_size=pool_size)
     rows = [
         explain_rows(
             f, X[r : r + 1], background, method=method, budget=budget, batch_size=batch_size,
