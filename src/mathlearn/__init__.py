@@ -43,6 +43,7 @@ _LAZY = {
     "losses": ("losses", None),
     "approximation": ("approximation", None),
     "plots": ("plots", None),
+    "distributed": ("distributed", None),
 }
 
 __all__ = sorted([*_LAZY, "set_num_threads", "get_num_threads", "__version__"])
