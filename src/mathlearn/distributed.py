@@ -460,48 +460,9 @@ class _Shared:
     def __init__(self, value):
         self.value = value
 
-    def __setstate__(self, state):
-        # NOTE: an MLP restored by pickle keeps the unpickled params array.
-        # Its dtype object equals numpy.dtype(numpy.float64) but is another
-        # object, and the C++ kernels compare dtypes by identity, so they
-        # reject it. Networks and their bound methods are
-        # rebuilt here through the public API, but a model that wraps an MLP
-        # in another object still fails on the workers.
-        self.value = _with_rebuilt_networks(state["value"])
-
-
-def _with_rebuilt_networks(value):
-    """Return ``value`` with every MLP, and every bound method of one, rebuilt."""
-    from .network import MLP
-
-    if isinstance(value, MLP):
-        net = MLP(value.layer_sizes, activation=value.activation, seed=0, dtype=value.dtype)
-        net.params = value.params
-        return net
-    owner = getattr(value, "__self__", None)
-    if isinstance(owner, MLP):
-        return getattr(_with_rebuilt_networks(owner), value.__name__)
-    if isinstance(value, tuple):
-        return tuple(_with_rebuilt_networks(v) for v in value)
-    return value
-
 
 def _call_shared(function, shared, *args):
-    return function(shared.value, *(_with_canonical_dtype(a) for a in args))
-
-
-def _with_canonical_dtype(value):
-    """Return a numeric array as a view whose dtype is NumPy's own dtype object.
-
-    Blocks unpickled on a worker may carry a dtype object that is equal to
-    numpy.dtype(numpy.float64) but not the same object, and the C++ kernels
-    compare dtypes by identity.
-    """
-    if isinstance(value, np.ndarray) and value.dtype.kind in "biuf" and value.dtype.isnative:
-        canonical = np.dtype(value.dtype.type)
-        if value.dtype is not canonical:
-            return value.view(canonical)
-    return value
+    return function(shared.value, *args)
 
 
 # ----------------------------------------------------------------------
