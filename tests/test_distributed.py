@@ -426,7 +426,8 @@ def test_worker_killed_mid_job(fault_client, shapley_problem, tmp_path):
         result = job.result(timeout=120)
 
     assert victim not in _worker_pids(fault_client)
-    expected = mld.explain(net.forward, X, background, **kwargs)
+    # The same wrapped model without a client: the same (generic) model path.
+    expected = mld.explain(model, X, background, **kwargs)
     np.testing.assert_array_equal(result.values, expected.values)
     np.testing.assert_array_equal(result.std_errors, expected.std_errors)
     assert result.n_evaluations == expected.n_evaluations
