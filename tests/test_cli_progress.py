@@ -57,3 +57,45 @@ def test_tqdm_bar_draws_description(monkeypatch):
 def test_bad_show_value():
     with pytest.raises(TypeError, match="progress must be None"):
         progress_enabled("yes")
+
+
+@pytest.fixture
+def captured_bars(monkeypatch):
+    """Force every bar on, without delay, into one stream; return the stream."""
+    pytest.importorskip("tqdm")
+    import mathlearn._progress as module
+
+    stream = io.StringIO()
+    original = module.progress
+
+    def always_shown(iterable=None, **options):
+        options.update(show=True, delay=0.0, file=stream)
+        return original(iterable, **options)
+
+    monkeypatch.setattr(module, "progress", always_shown)
+    monkeypatch.delenv("MATHLEARN_PROGRESS", raising=False)
+    return stream
+
+
+def test_value_iteration_draws_sweeps(captured_bars):
+    import numpy as np
+    from scipy import sparse
+
+    from mathlearn import mdp
+
+    # The sparse path loops over sweeps in Python, one bar step per sweep.
+    P = sparse.csr_matrix(np.full((4 * 2, 4), 0.25))
+    model = mdp.FiniteMDP(P, np.ones((4, 2)), 0.9)
+    mdp.value_iteration(model, epsilon=1e-6)
+    assert "value iteration" in captured_bars.getvalue()
+
+
+def test_model_game_draws_batches(captured_bars):
+    import numpy as np
+
+    from mathlearn import shapley
+
+    rng = np.random.default_rng(0)
+    game = shapley.ModelGame(lambda Z: Z.sum(axis=1), rng.normal(size=4), rng.normal(size=(5, 4)))
+    shapley.exact(game)
+    assert "model evaluations" in captured_bars.getvalue()

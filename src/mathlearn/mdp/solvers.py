@@ -703,7 +703,9 @@ def value_iteration(
     n_iter = 0
     converged = False
     bound_before = math.inf
+    bar = _sweep_progress(max_iter)
     while n_iter < max_iter:
+        bar.update()
         if method == "jacobi":
             delta = float(sweeps.optimality(v, work, q, policy))
             n_iter += 1
@@ -725,7 +727,18 @@ def value_iteration(
                     bound_before = rho * H
                     converged = True
                     break
+    bar.close()
     return _finish(model, sweeps, v, n_iter, converged, bound_before, "value_iteration", epsilon, max_iter)
+
+
+def _sweep_progress(max_iter):
+    """Return a progress bar over sweeps, shown on a terminal after 1 s of work.
+
+    MATHLEARN_PROGRESS=0 turns it off (see mathlearn._progress).
+    """
+    from .._progress import progress
+
+    return progress(total=max_iter, desc="value iteration", unit="sweep")
 
 
 def _span_jacobi(model, sweeps, v, epsilon, max_iter):
@@ -737,7 +750,9 @@ def _span_jacobi(model, sweeps, v, epsilon, max_iter):
     n_iter = 0
     converged = False
     lo = hi = 0.0
+    bar = _sweep_progress(max_iter)
     while n_iter < max_iter:
+        bar.update()
         sweeps.optimality(v, work, q, policy)
         n_iter += 1
         np.subtract(work, v, out=v)
@@ -746,6 +761,7 @@ def _span_jacobi(model, sweeps, v, epsilon, max_iter):
         if H * (hi - lo) < epsilon:
             converged = True
             break
+    bar.close()
     v += H * (lo + hi) / 2.0
     return _finish(model, sweeps, v, n_iter, converged, H * (hi - lo) / 2.0, "value_iteration", epsilon, max_iter)
 

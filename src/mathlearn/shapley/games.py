@@ -428,7 +428,7 @@ class ModelGame(Game):
         n_background, n = self.background.shape
         per_batch = self.batch_size // n_background
         bits = np.arange(n, dtype=np.int64)
-        for start in range(0, masks.shape[0], per_batch):
+        for start in _batches(range(0, masks.shape[0], per_batch)):
             batch = masks[start : start + per_batch]
             in_S = ((batch[:, None] >> bits) & 1).astype(bool)
             # Block c of K rows is x on the features of coalition c, the background elsewhere.
@@ -443,7 +443,7 @@ class ModelGame(Game):
         total_rows = masks.shape[0] * n_background
 
         # Hybrid row r belongs to coalition masks[r // K] and background row r % K.
-        for start in range(0, total_rows, self.batch_size):
+        for start in _batches(range(0, total_rows, self.batch_size)):
             rows = np.arange(start, min(start + self.batch_size, total_rows), dtype=np.int64)
             coalition = rows // n_background
             in_S = ((masks[coalition, None] >> bits) & 1).astype(bool)
@@ -547,6 +547,16 @@ def features_equal(a: np.ndarray, b: np.ndarray) -> np.ndarray:
 
 def _is_nan(value) -> bool:
     return isinstance(value, (float, np.floating)) and value != value
+
+
+def _batches(starts: range):
+    """Iterate over batch starts with a progress bar, shown on a terminal after 1 s.
+
+    MATHLEARN_PROGRESS=0 turns it off (see mathlearn._progress).
+    """
+    from .._progress import progress
+
+    return progress(starts, total=len(starts), desc="model evaluations", unit="batch")
 
 
 def _read_only(arr: np.ndarray) -> np.ndarray:
