@@ -20,7 +20,7 @@ import numpy as np
 import pytest
 
 import mathlearn as ml
-from mathlearn import mdp, shapley
+from mathlearn import _core, mdp, shapley
 
 
 @pytest.fixture
@@ -143,14 +143,21 @@ def test_fresh_process_same_bits(restore_threads):
 
 
 def test_thread_count_keeps_row_parallel_bits(restore_threads):
-    # The Jacobian kernel and the Numba loops give each thread whole rows
-    # (samples, players or states) and never add across threads.
+    # The Jacobian kernel, the fused forward loop and the Numba loops give
+    # each thread whole rows (samples, players or states) and never add
+    # across threads.
     def runs():
         net = ml.MLP([6, 40, 40, 3], seed=0)
         X, _ = _data()
         game = shapley.TableGame(np.random.default_rng(0).normal(size=2**12))
         grid = mdp.examples.gridworld_5x5()
+        _core.set_forward_path("fused")
+        try:
+            fused_forward = net.forward(X)
+        finally:
+            _core.set_forward_path("auto")
         return {
+            "fused forward": fused_forward,
             "jacobian": net.jacobian(X),
             "exact": shapley.exact(game),
             "potential": shapley.exact(game, method="potential"),
