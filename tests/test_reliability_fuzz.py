@@ -106,9 +106,10 @@ def ref_activation(name, z):
 def _tolerance(net, X64):
     """Return (tol, magnitude): a rounding-error bound for outputs, and the largest term size.
 
-    Each layer adds at most about (n_{l-1} + 2) units of rounding relative to
-    the sum of absolute terms |W||a| + |b| (Higham, Accuracy and Stability of
-    Numerical Algorithms, 2nd ed., section 3.1), and sigma is 1-Lipschitz.
+    A floating-point inner product of length n has an error of at most
+    n u / (1 - n u) times the sum of the absolute values of its terms (u is
+    the unit roundoff), so each layer adds at most about (n_{l-1} + 2) units
+    of rounding relative to |W||a| + |b|, and sigma is 1-Lipschitz.
     So the error is below eps * depth * (width + 2) times the largest such
     sum, called magnitude here. The factor 8 is an allowance for the
     activation functions' own rounding.
