@@ -71,6 +71,16 @@ def test_path_used_exactly(tmp_path, trained_net):
     assert not (tmp_path / "model.bin.npz").exists()
 
 
+def test_symlink_is_followed(tmp_path, trained_net):
+    real = tmp_path / "real.npz"
+    link = tmp_path / "link.npz"
+    real.write_bytes(b"old")
+    link.symlink_to(real)
+    mlio.save(link, trained_net)
+    assert link.is_symlink()
+    assert mlio.load(real).params.tobytes() == trained_net.params.tobytes()
+
+
 def test_file_mode_follows_umask(tmp_path, trained_net):
     old = os.umask(0o027)
     try:

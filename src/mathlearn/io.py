@@ -191,8 +191,9 @@ def save(path, model) -> None:
     for field, value in codec.to_arrays(model).items():
         arrays[f"{codec.kind}.{field}"] = value
 
-    directory = os.path.dirname(os.path.abspath(path))
-    fd, tmp = tempfile.mkstemp(prefix=".mathlearn-", suffix=".npz.tmp", dir=directory)
+    # A symbolic link at path is followed, so the file it points to is replaced.
+    target = os.path.realpath(path)
+    fd, tmp = tempfile.mkstemp(prefix=".mathlearn-", suffix=".npz.tmp", dir=os.path.dirname(target))
     try:
         with os.fdopen(fd, "wb") as fh:
             np.savez(fh, **arrays)
@@ -200,7 +201,7 @@ def save(path, model) -> None:
             os.fsync(fh.fileno())
         # mkstemp creates the file with mode 0o600; give it the mode open() would.
         os.chmod(tmp, 0o666 & ~_umask())
-        os.replace(tmp, path)
+        os.replace(tmp, target)
     except BaseException:
         os.unlink(tmp)
         raise
