@@ -9,7 +9,7 @@ broken at a time and expects ``ValueError`` or ``TypeError``, never a
 crash or a write to a wrong buffer.
 
 The default run draws a few dozen examples per property. Set
-``MATHLEARN_FUZZ=long`` for 10**4 examples per property (about 4 minutes
+``MATHLEARN_FUZZ=long`` for 10**4 examples per property (about 5 minutes
 on two busy cores; see docs/RELIABILITY.md).
 """
 
