@@ -139,10 +139,15 @@ def _avoid_relu_kinks(net, X64, tol):
 
 
 @fuzz_settings
-@given(problems())
-def test_forward_matches_reference(problem):
+@given(problems(), st.sampled_from(["blas", "fused"]))
+def test_forward_matches_reference(problem, path):
+    # Both C++ forward kernels: the BLAS one (the default) and the fused loop.
     net, X, _ = problem
-    Y = net.forward(X)
+    _core.set_forward_path(path)
+    try:
+        Y = net.forward(X)
+    finally:
+        _core.set_forward_path("auto")
     X64 = _as_net_input(net, X)
     expected = ref.forward(net.layer_sizes, net.activation, net.params, X64)
     assert Y.dtype == net.dtype
@@ -152,8 +157,8 @@ def test_forward_matches_reference(problem):
 
 
 @fuzz_settings
-@given(problems(min_batch=1), st.sampled_from(["mse", "cross_entropy"]))
-def test_loss_gradient_matches_reference(problem, loss):
+@given(problems(min_batch=1), st.sampled_from(["mse", "cross_entropy"]), st.sampled_from(["blas", "fused"]))
+def test_loss_gradient_matches_reference(problem, loss, path):
     net, X, rng = problem
     m = net.n_outputs
     assume(loss == "mse" or m >= 2)
@@ -166,7 +171,11 @@ def test_loss_gradient_matches_reference(problem, loss):
     tol, magnitude = _tolerance(net, X64)
     _avoid_relu_kinks(net, X64, tol)
 
-    g = net.loss_gradient(X, y, loss=loss)
+    _core.set_forward_path(path)
+    try:
+        g = net.loss_gradient(X, y, loss=loss)
+    finally:
+        _core.set_forward_path("auto")
     expected = ref.loss_gradient(net.layer_sizes, net.activation, net.params, X64, y, loss)
     assert g.dtype == net.dtype
     assert g.shape == (net.n_params,)
