@@ -77,6 +77,20 @@ Layout make_layout(const std::vector<int>& sizes) {
     for (int s : sizes) {
         if (s < 1) throw py::value_error("every layer size must be >= 1; got " + std::to_string(s) + ".");
     }
+    // P = sum_l (n_{l-1} + 1) n_l must fit in std::ptrdiff_t before Layout sums it.
+    // Each term is below 2**62 (sizes are ints), so the check of the running
+    // sum against the maximum cannot itself overflow.
+    const std::int64_t max_params = std::numeric_limits<std::ptrdiff_t>::max();
+    std::int64_t total = 0;
+    for (std::size_t l = 1; l < sizes.size(); ++l) {
+        const std::int64_t term = (std::int64_t(sizes[l - 1]) + 1) * std::int64_t(sizes[l]);
+        if (term > max_params - total) {
+            throw py::value_error("layer_sizes give more parameters than an index can hold; got " +
+                                  std::to_string(sizes.size()) + " sizes up to " +
+                                  std::to_string(*std::max_element(sizes.begin(), sizes.end())) + ".");
+        }
+        total += term;
+    }
     return Layout(sizes);
 }
 

@@ -332,19 +332,10 @@ def test_bindings_reject_broken_arguments(sizes, dtype, B, entry, mutation, seed
     np.testing.assert_array_equal(args[out_name], before)
 
 
-# The sanitizer build (tools/sanitize.sh) preloads UBSan.
-UNDER_UBSAN = "libubsan" in os.environ.get("LD_PRELOAD", "")
-
-
-@pytest.mark.xfail(
-    condition=UNDER_UBSAN,
-    strict=True,
-    reason="cpp/mlp.hpp Layout sums the parameter count in std::ptrdiff_t without an overflow "
-    "check, so layer sizes whose count exceeds 2**63 are undefined behaviour before the shape check",
-)
 def test_bindings_parameter_count_overflow():
     # (2**31 - 1)**2 * 4 exceeds the int64 range of the parameter count. The
-    # call runs in a child process, because UBSan aborts the process on it.
+    # call runs in a child process, because under the sanitizer build
+    # (tools/sanitize.sh) UBSan would abort the process on an overflow.
     script = (
         "import numpy as np, mathlearn as ml\n"
         "from mathlearn import _core\n"

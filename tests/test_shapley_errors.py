@@ -74,7 +74,7 @@ def test_model_f_not_callable(point):
 
 def test_model_x_wrong_shape(point):
     x, background = point
-    with pytest.raises(ValueError, match=r"background must have one column per feature of x, 4; got shape \(4, 3\)"):
+    with pytest.raises(ValueError, match=r"x and background must have the same number of features; got x of length 4 and background of shape \(4, 3\)"):
         shapley.ModelGame(linear, np.zeros(4), background)
     with pytest.raises(ValueError, match=r"x must have 1 dimension\(s\)"):
         shapley.ModelGame(linear, x[None, :], background)
@@ -84,7 +84,7 @@ def test_model_x_wrong_shape(point):
 
 def test_model_background_wrong_shape(point):
     x, background = point
-    with pytest.raises(ValueError, match=r"background must have one column per feature of x, 3; got shape \(4, 2\)"):
+    with pytest.raises(ValueError, match=r"x and background must have the same number of features; got x of length 3 and background of shape \(4, 2\)"):
         shapley.ModelGame(linear, x, background[:, :2])
     with pytest.raises(ValueError, match=r"background must have 2 dimension\(s\)"):
         shapley.ModelGame(linear, x, background[0])

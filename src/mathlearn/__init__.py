@@ -44,6 +44,9 @@ _LAZY = {
     "approximation": ("approximation", None),
     "plots": ("plots", None),
     "distributed": ("distributed", None),
+    "io": ("io", None),
+    "save": ("io", "save"),
+    "load": ("io", "load"),
 }
 
 __all__ = sorted([*_LAZY, "set_num_threads", "get_num_threads", "__version__"])

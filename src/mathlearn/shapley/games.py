@@ -265,8 +265,8 @@ class ModelGame(Game):
             )
         if background.shape[1] != n:
             raise ValueError(
-                f"background must have one column per feature of x, {n}; got shape "
-                f"{background.shape}."
+                f"x and background must have the same number of features; got x of length {n} "
+                f"and background of shape {background.shape}. Pass x as one row of the data."
             )
         if n > MAX_MASK_PLAYERS:
             raise ValueError(
