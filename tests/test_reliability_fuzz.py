@@ -266,7 +266,7 @@ def _mutate(args, mutation, entry):
     elif mutation == "sizes negative":
         args["sizes"] = args["sizes"][:-1] + [-3]
     elif mutation == "activation code":
-        args["code"] = 7
+        args["code"] = 99
     elif mutation == "hidden count":
         args["hidden"] = args["hidden"] + [np.zeros((1, 1), dtype=args["w"].dtype)]
     elif mutation == "hidden shape":
@@ -282,11 +282,11 @@ def _mutate(args, mutation, entry):
 
 def _call(entry, args):
     if entry == "forward":
-        _core.forward(args["w"], args["X"], args["sizes"], args["code"], args["Y"], args["hidden"])
+        _core.forward(args["w"], args["X"], args["sizes"], args["code"], 0.0, args["Y"], args["hidden"])
     elif entry == "backward":
-        _core.backward(args["w"], args["X"], args["sizes"], args["code"], args["hidden"], args["G"], args["grad"])
+        _core.backward(args["w"], args["X"], args["sizes"], args["code"], 0.0, args["hidden"], [], args["G"], args["grad"])
     else:
-        _core.jacobian(args["w"], args["X"], args["sizes"], args["code"], args["J"])
+        _core.jacobian(args["w"], args["X"], args["sizes"], args["code"], 0.0, args["J"])
 
 
 def _applies(mutation, entry):
@@ -312,7 +312,7 @@ def test_bindings_reject_broken_arguments(sizes, dtype, B, entry, mutation, seed
     args = _raw_arguments(sizes, dtype, B, rng)
     if entry == "backward":
         # backward reads the hidden activations of a forward pass.
-        _core.forward(args["w"], args["X"], args["sizes"], args["code"], args["Y"], args["hidden"])
+        _core.forward(args["w"], args["X"], args["sizes"], args["code"], 0.0, args["Y"], args["hidden"])
     out_name = _mutate(args, mutation, entry)
     before = args[out_name].copy()
 
@@ -341,7 +341,7 @@ def test_bindings_parameter_count_overflow():
         "from mathlearn import _core\n"
         "ml.MLP([2, 1])\n"  # installs the BLAS pointers
         "try:\n"
-        "    _core.forward(np.zeros(3), np.zeros((2, 2)), [2**31 - 1] * 5, 2, np.zeros((2, 1)), [])\n"
+        "    _core.forward(np.zeros(3), np.zeros((2, 2)), [2**31 - 1] * 5, 2, 0.0, np.zeros((2, 1)), [])\n"
         "except ValueError as exc:\n"
         "    print('ValueError', exc)\n"
     )

@@ -149,14 +149,14 @@ def _kernel_call(entry):
     Y = np.empty((B, m))
     hidden = [np.empty((B, n)) for n in sizes[1:-1]]
     if entry == "forward":
-        return lambda: _core.forward(net.params, X, sizes, code, Y, hidden)
+        return lambda: _core.forward(net.params, X, sizes, code, 0.0, Y, hidden)
     if entry == "backward":
-        _core.forward(net.params, X, sizes, code, Y, hidden)
+        _core.forward(net.params, X, sizes, code, 0.0, Y, hidden)
         G = rng.normal(size=(B, m))
         grad = np.empty(net.n_params)
-        return lambda: _core.backward(net.params, X, sizes, code, hidden, G, grad)
+        return lambda: _core.backward(net.params, X, sizes, code, 0.0, hidden, [], G, grad)
     out = np.empty((B, m, net.n_params))
-    return lambda: _core.jacobian(net.params, X, sizes, code, out)
+    return lambda: _core.jacobian(net.params, X, sizes, code, 0.0, out)
 
 
 @pytest.mark.parametrize("entry", ["forward", "backward", "jacobian"])
