@@ -446,3 +446,20 @@ def test_import_does_not_load_numba():
     )
     subprocess.run([sys.executable, "-c", code], check=True)
 
+
+
+def test_value_iteration_chunked_sweeps_identical(monkeypatch):
+    # Large dense models run the kernel in chunks of sweeps; the chunks must
+    # continue the same sequence of iterates, so v and n_iter are unchanged.
+    from mathlearn.mdp import solvers
+
+    rng = np.random.default_rng(5)
+    P = rng.random((3, 40, 40))
+    P /= P.sum(axis=2, keepdims=True)
+    model = mdp.FiniteMDP(P, rng.normal(size=(40, 3)), 0.95)
+    whole = mdp.value_iteration(model, epsilon=1e-8, parallel=False)
+    monkeypatch.setattr(solvers, "CHUNKED_VI_ENTRIES", 1)
+    chunked = mdp.value_iteration(model, epsilon=1e-8, parallel=False)
+    assert chunked.n_iter == whole.n_iter
+    np.testing.assert_array_equal(chunked.v, whole.v)
+    np.testing.assert_array_equal(chunked.policy, whole.policy)

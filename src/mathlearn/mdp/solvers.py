@@ -766,6 +766,11 @@ def _span_jacobi(model, sweeps, v, epsilon, max_iter):
     return _finish(model, sweeps, v, n_iter, converged, H * (hi - lo) / 2.0, "value_iteration", epsilon, max_iter)
 
 
+# Dense models with at least this many entries of P run value iteration in
+# chunks of sweeps (see _dense_jacobi); 2**24 entries are 128 MiB of float64.
+CHUNKED_VI_ENTRIES = 2**24
+
+
 def _dense_jacobi(model, sweeps, v, epsilon, max_iter, parallel):
     """Run the whole Jacobi loop inside one Numba call (dense, gamma < 1)."""
     from . import _kernels
@@ -778,7 +783,23 @@ def _dense_jacobi(model, sweeps, v, epsilon, max_iter, parallel):
     q = np.empty((model.n_states, model.n_actions))
     policy = np.empty(model.n_states, dtype=np.int64)
     kernel = _kernels.value_iteration_parallel if parallel else _kernels.value_iteration_serial
-    n_iter, delta = kernel(model.P, model.R, gamma, threshold, max_iter, v, work, q, policy)
+    # Large models run in chunks of sweeps, each reading about 2 GiB of P, so
+    # that a progress bar can advance between them. The iterates are the same.
+    if model.P.size < CHUNKED_VI_ENTRIES:
+        chunk = max_iter
+    else:
+        chunk = max(1, 2**28 // model.P.size)
+    bar = _sweep_progress(max_iter) if chunk < max_iter else None
+    n_iter, delta = 0, math.inf
+    while n_iter < max_iter:
+        done, delta = kernel(model.P, model.R, gamma, threshold, min(chunk, max_iter - n_iter), v, work, q, policy)
+        n_iter += done
+        if bar is not None:
+            bar.update(done)
+        if delta < threshold:
+            break
+    if bar is not None:
+        bar.close()
     converged = bool(delta < threshold)
     return _finish(
         model, sweeps, v, n_iter, converged, float(delta) * H, "value_iteration", epsilon, max_iter,
