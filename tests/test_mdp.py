@@ -459,6 +459,7 @@ def test_value_iteration_chunked_sweeps_identical(monkeypatch):
     model = mdp.FiniteMDP(P, rng.normal(size=(40, 3)), 0.95)
     whole = mdp.value_iteration(model, epsilon=1e-8, parallel=False)
     monkeypatch.setattr(solvers, "CHUNKED_VI_ENTRIES", 1)
+    monkeypatch.setattr(solvers, "CHUNK_READ_ENTRIES", 7 * P.size)  # 7 sweeps per chunk
     chunked = mdp.value_iteration(model, epsilon=1e-8, parallel=False)
     assert chunked.n_iter == whole.n_iter
     np.testing.assert_array_equal(chunked.v, whole.v)

@@ -769,6 +769,8 @@ def _span_jacobi(model, sweeps, v, epsilon, max_iter):
 # Dense models with at least this many entries of P run value iteration in
 # chunks of sweeps (see _dense_jacobi); 2**24 entries are 128 MiB of float64.
 CHUNKED_VI_ENTRIES = 2**24
+# Entries of P read per chunk: 2**28 float64 entries are 2 GiB.
+CHUNK_READ_ENTRIES = 2**28
 
 
 def _dense_jacobi(model, sweeps, v, epsilon, max_iter, parallel):
@@ -783,12 +785,13 @@ def _dense_jacobi(model, sweeps, v, epsilon, max_iter, parallel):
     q = np.empty((model.n_states, model.n_actions))
     policy = np.empty(model.n_states, dtype=np.int64)
     kernel = _kernels.value_iteration_parallel if parallel else _kernels.value_iteration_serial
-    # Large models run in chunks of sweeps, each reading about 2 GiB of P, so
-    # that a progress bar can advance between them. The iterates are the same.
+    # Large models run in chunks of sweeps, each reading CHUNK_READ_ENTRIES
+    # entries of P, so that a progress bar can advance between them. The
+    # iterates are the same.
     if model.P.size < CHUNKED_VI_ENTRIES:
         chunk = max_iter
     else:
-        chunk = max(1, 2**28 // model.P.size)
+        chunk = max(1, CHUNK_READ_ENTRIES // model.P.size)
     bar = _sweep_progress(max_iter) if chunk < max_iter else None
     n_iter, delta = 0, math.inf
     while n_iter < max_iter:
