@@ -3,7 +3,8 @@
 Hypothesis draws layer sizes, activations, network and input dtypes,
 memory layouts (C order, Fortran order, strided and reversed views) and
 values, and checks ``MLP.forward``, ``MLP.loss_gradient`` and
-``MLP.jacobian`` against ``mathlearn.reference.network``. A second group
+``MLP.jacobian`` against ``mathlearn.reference.network``, and the
+model-game kernel against the generic model-game path. A second group
 calls the bindings in ``mathlearn._core`` directly with one argument
 broken at a time and expects ``ValueError`` or ``TypeError``, never a
 crash or a write to a wrong buffer.
@@ -330,6 +331,35 @@ def test_bindings_reject_broken_arguments(sizes, dtype, B, entry, mutation, seed
         _call(entry, args)
     # A rejected call writes nothing.
     np.testing.assert_array_equal(args[out_name], before)
+
+
+@fuzz_settings
+@given(
+    n=st.integers(1, 8),
+    K=st.integers(1, 6),
+    hidden=st.lists(st.integers(1, 6), min_size=1, max_size=2),
+    m=st.integers(1, 3),
+    activation=st.sampled_from(ACTIVATIONS),
+    dtype=st.sampled_from([np.float64, np.float32]),
+    seed=st.integers(0, 2**32 - 1),
+)
+def test_model_game_kernel_matches_generic(n, K, hidden, m, activation, dtype, seed):
+    # The MLP model-game kernel (a Gray-code walk in C++) against the generic
+    # path, which calls net.forward on the hybrid rows; the tolerance is the
+    # rounding and drift bound that the kernel's own tests derive.
+    from test_shapley_mlp_kernel import table_tolerance
+
+    from mathlearn import shapley
+
+    rng = np.random.default_rng(seed)
+    net = ml.MLP([n, *hidden, m], activation=activation, seed=rng, dtype=dtype)
+    x = rng.normal(size=n).astype(dtype)
+    background = rng.normal(size=(K, n)).astype(dtype)
+    kernel = shapley.ModelGame(net, x, background, mlp_kernel=True).table()
+    generic = shapley.ModelGame(net, x, background, mlp_kernel=False).table()
+    difference = np.abs(kernel - generic).reshape(len(kernel), -1)
+    tol = table_tolerance(net, x, background)
+    assert np.all(difference <= tol), (difference.max(axis=0), tol)
 
 
 def test_bindings_parameter_count_overflow():
