@@ -36,8 +36,8 @@ class Dataset:
 def load_diabetes() -> Dataset:
     """Load scikit-learn's bundled diabetes data (442 patients, 10 features).
 
-    The features are as scikit-learn ships them (each column centred and
-    scaled to unit Euclidean norm); the target is a quantitative measure of
+    The features are as scikit-learn ships them, each column centred and
+    scaled to unit Euclidean norm. The target is a quantitative measure of
     disease progression one year after baseline (Efron, Hastie, Johnstone
     and Tibshirani, "Least Angle Regression", Annals of Statistics, 2004).
     The data are read from scikit-learn's installation, with no download.
