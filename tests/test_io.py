@@ -255,3 +255,93 @@ def test_zip_member_is_not_a_npy(tmp_path):
     (tmp_path / "z.npz").write_bytes(buffer.getvalue())
     with pytest.raises(ValueError, match=r"model file .*z\.npz"):
         mlio.load(tmp_path / "z.npz")
+
+
+# ----------------------------------------------------------------------
+# scikit-learn estimators
+
+
+def _fitted_regressor(y_columns=None, seed=0):
+    pytest.importorskip("sklearn")
+    rng = np.random.default_rng(seed)
+    X = rng.normal(size=(60, 4))
+    y = X @ np.array([1.0, -2.0, 0.5, 0.0])
+    if y_columns:
+        y = np.column_stack([y * (k + 1) for k in range(y_columns)])
+    est = ml.MLPRegressor(hidden_layer_sizes=(5,), max_iter=20, random_state=3).fit(X, y)
+    return est, X, y
+
+
+@pytest.mark.parametrize("y_columns", [None, 2])
+def test_regressor_round_trip(tmp_path, y_columns):
+    est, X, y = _fitted_regressor(y_columns)
+    path = tmp_path / "reg.npz"
+    ml.save(path, est)
+    loaded = ml.load(path)
+    assert type(loaded) is type(est)
+    assert loaded.get_params() == est.get_params()
+    np.testing.assert_array_equal(loaded.predict(X), est.predict(X))
+    assert loaded.predict(X).shape == est.predict(X).shape
+    assert loaded.loss_curve_ == est.loss_curve_
+    assert loaded.n_iter_ == est.n_iter_
+    assert loaded.n_features_in_ == 4
+    # Training can continue after loading.
+    loaded.partial_fit(X, y)
+    assert loaded.n_iter_ == est.n_iter_ + 1
+
+
+def test_classifier_round_trip_string_labels(tmp_path):
+    pytest.importorskip("sklearn")
+    rng = np.random.default_rng(1)
+    X = rng.normal(size=(80, 3))
+    y = np.where(X[:, 0] + X[:, 1] > 0, "yes", "no")
+    est = ml.MLPClassifier(hidden_layer_sizes=(6,), max_iter=15, random_state=0).fit(X, y)
+    path = tmp_path / "clf.npz"
+    ml.save(path, est)
+    loaded = ml.load(path)
+    np.testing.assert_array_equal(loaded.classes_, est.classes_)
+    np.testing.assert_array_equal(loaded.predict(X), est.predict(X))
+    np.testing.assert_array_equal(loaded.predict_proba(X), est.predict_proba(X))
+    assert loaded.score(X, y) == est.score(X, y)
+
+
+def test_unfitted_estimator_rejected(tmp_path):
+    pytest.importorskip("sklearn")
+    with pytest.raises(ValueError, match="MLPRegressor is not fitted; call fit before saving it"):
+        ml.save(tmp_path / "x.npz", ml.MLPRegressor())
+    assert not (tmp_path / "x.npz").exists()
+
+
+def test_generator_random_state_rejected(tmp_path):
+    est, _, _ = _fitted_regressor()
+    est.set_params(random_state=np.random.default_rng(0))
+    with pytest.raises(ValueError, match="random_state must be None or an int to be saved; got Generator"):
+        ml.save(tmp_path / "x.npz", est)
+
+
+def _rewrite(path, **changes):
+    with np.load(path, allow_pickle=False) as archive:
+        arrays = {name: archive[name] for name in archive.files}
+    arrays.update(changes)
+    np.savez(path, **arrays)
+
+
+def test_estimator_bad_params_text(tmp_path):
+    est, _, _ = _fitted_regressor()
+    path = tmp_path / "reg.npz"
+    ml.save(path, est)
+    _rewrite(path, **{"MLPRegressor.params": np.array("{not json")})
+    with pytest.raises(ValueError, match="params must be JSON text"):
+        ml.load(path)
+    _rewrite(path, **{"MLPRegressor.params": np.array('{"alpha": 1.0}')})
+    with pytest.raises(ValueError, match="params must name exactly the hyperparameters"):
+        ml.load(path)
+
+
+def test_estimator_shape_mismatch(tmp_path):
+    est, _, _ = _fitted_regressor()
+    path = tmp_path / "reg.npz"
+    ml.save(path, est)
+    _rewrite(path, **{"MLPRegressor.n_features_in": np.int64(7)})
+    with pytest.raises(ValueError, match="the network maps 4 features to 1 outputs, but the file declares 7"):
+        ml.load(path)

@@ -21,6 +21,13 @@ and then the arrays of that kind, each named ``"<kind>.<field>"``. For
 ``MLP.dtype`` (0-d unicode, ``"float64"`` or ``"float32"``) and
 ``MLP.params`` (that dtype, (P,)).
 
+For ``"MLPRegressor"`` and ``"MLPClassifier"`` the arrays are the
+hyperparameters as JSON text (``params``), the fitted attributes
+(``n_features_in``, ``n_outputs``, ``loss_curve``, ``n_iter``, ``t``, and
+``y_1d`` or ``classes``) and the fitted network under ``network.``. The
+optimizer's moments are not stored, so ``partial_fit`` after ``load``
+starts them afresh.
+
 Each kind is one entry of ``_CODECS``: a class, a function that turns an
 instance into a dict of arrays and a function that rebuilds the instance
 from them after checking every array. A new model class is supported by
@@ -40,6 +47,7 @@ size against the available memory before reading any array.
 
 from __future__ import annotations
 
+import json
 import os
 import tempfile
 import zipfile
@@ -126,13 +134,150 @@ def _mlp_from_arrays(arrays: dict, where: str):
     return net
 
 
+_MLP_FIELDS = ("layer_sizes", "activation", "dtype", "params")
+
+
+def _regressor_class():
+    from .estimators import MLPRegressor
+
+    return MLPRegressor
+
+
+def _classifier_class():
+    from .estimators import MLPClassifier
+
+    return MLPClassifier
+
+
+def _estimator_to_arrays(est) -> dict:
+    """Store the hyperparameters as JSON text, the fitted network and the fitted attributes."""
+    if not hasattr(est, "network_"):
+        raise ValueError(f"{type(est).__name__} is not fitted; call fit before saving it.")
+    params = est.get_params(deep=False)
+    if params["random_state"] is not None and not isinstance(params["random_state"], (int, np.integer)):
+        raise ValueError(
+            f"random_state must be None or an int to be saved; got {type(params['random_state']).__name__}. "
+            "Set an int seed with set_params(random_state=...) before saving."
+        )
+    if params["random_state"] is not None:
+        params["random_state"] = int(params["random_state"])
+    sizes = params["hidden_layer_sizes"]
+    params["hidden_layer_sizes"] = [int(sizes)] if np.ndim(sizes) == 0 else [int(n) for n in sizes]
+    try:
+        text = json.dumps(params, sort_keys=True)
+    except TypeError as exc:
+        raise ValueError(f"the hyperparameters of {type(est).__name__} cannot be saved: {exc}") from None
+
+    arrays = {
+        "params": np.array(text),
+        "n_features_in": np.int64(est.n_features_in_),
+        "n_outputs": np.int64(est._n_outputs),
+        "loss_curve": np.asarray(est.loss_curve_, dtype=np.float64),
+        "n_iter": np.int64(est.n_iter_),
+        "t": np.int64(est.t_),
+    }
+    if hasattr(est, "classes_"):
+        classes = np.asarray(est.classes_)
+        if classes.dtype.kind not in "biufU":
+            raise ValueError(
+                f"classes_ must be numbers or strings to be saved without pickle; got dtype {classes.dtype}."
+            )
+        arrays["classes"] = classes
+    else:
+        arrays["y_1d"] = np.bool_(est._y_1d)
+    for field, value in _mlp_to_arrays(est.network_).items():
+        arrays[f"network.{field}"] = value
+    return arrays
+
+
+def _scalar(value: np.ndarray, name: str, where: str, kind: str = "iu") -> int:
+    if value.ndim != 0 or value.dtype.kind not in kind:
+        raise ValueError(f"{where}: {name} must be a scalar of kind {kind!r}; got dtype {value.dtype}, "
+                         f"shape {value.shape}.")
+    return value.item()
+
+
+def _estimator_from_arrays(cls, arrays: dict, where: str):
+    from . import training
+    from .estimators import _seed_from
+
+    text = _string(arrays["params"], "params", where)
+    try:
+        params = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise ValueError(f"{where}: params must be JSON text; {exc}.") from None
+    allowed = set(cls().get_params(deep=False))
+    if not isinstance(params, dict) or set(params) != allowed:
+        raise ValueError(f"{where}: params must name exactly the hyperparameters {sorted(allowed)}.")
+    params["hidden_layer_sizes"] = tuple(params["hidden_layer_sizes"])
+    est = cls(**params)
+
+    net = _mlp_from_arrays({f: arrays[f"network.{f}"] for f in _MLP_FIELDS}, where)
+    n_features = _scalar(arrays["n_features_in"], "n_features_in", where)
+    n_outputs = _scalar(arrays["n_outputs"], "n_outputs", where)
+    if net.n_inputs != n_features or net.n_outputs != n_outputs:
+        raise ValueError(
+            f"{where}: the network maps {net.n_inputs} features to {net.n_outputs} outputs, but the "
+            f"file declares {n_features} and {n_outputs}. The file is corrupted or was edited."
+        )
+    loss_curve = arrays["loss_curve"]
+    if loss_curve.ndim != 1 or loss_curve.dtype != np.float64:
+        raise ValueError(f"{where}: loss_curve must be a 1-d float64 array; got {loss_curve.dtype}, "
+                         f"shape {loss_curve.shape}.")
+
+    est.network_ = net
+    est.n_features_in_ = n_features
+    est._n_outputs = n_outputs
+    est.loss_curve_ = [float(v) for v in loss_curve]
+    est.n_iter_ = _scalar(arrays["n_iter"], "n_iter", where)
+    est.t_ = _scalar(arrays["t"], "t", where)
+    if "classes" in arrays:
+        from sklearn.preprocessing import LabelEncoder
+
+        classes = arrays["classes"]
+        if classes.ndim != 1 or classes.shape[0] != n_outputs or classes.dtype.kind not in "biufU":
+            raise ValueError(f"{where}: classes must be a 1-d array of {n_outputs} numbers or strings; "
+                             f"got dtype {classes.dtype}, shape {classes.shape}.")
+        est._encoder = LabelEncoder().fit(classes)
+        est.classes_ = est._encoder.classes_
+    else:
+        est._y_1d = bool(_scalar(arrays["y_1d"], "y_1d", where, kind="b"))
+    # NOTE: the optimizer's moments (momentum, Adam) and the random stream are
+    # not saved; partial_fit after load starts them afresh from random_state.
+    est._rng = np.random.default_rng(_seed_from(est.random_state))
+    est._optimizer = training.Optimizer(
+        est.solver, net.n_params, net.dtype, lr=est.learning_rate_init, momentum=est.momentum,
+        beta1=est.beta_1, beta2=est.beta_2, eps=est.epsilon,
+    )
+    return est
+
+
+_ESTIMATOR_FIELDS = (
+    "params", "n_features_in", "n_outputs", "loss_curve", "n_iter", "t",
+    *(f"network.{f}" for f in _MLP_FIELDS),
+)
+
 _CODECS = {
     "MLP": _Codec(
         kind="MLP",
         cls=_mlp_class,
         to_arrays=_mlp_to_arrays,
         from_arrays=_mlp_from_arrays,
-        fields=("layer_sizes", "activation", "dtype", "params"),
+        fields=_MLP_FIELDS,
+    ),
+    "MLPRegressor": _Codec(
+        kind="MLPRegressor",
+        cls=_regressor_class,
+        to_arrays=_estimator_to_arrays,
+        from_arrays=lambda arrays, where: _estimator_from_arrays(_regressor_class(), arrays, where),
+        fields=(*_ESTIMATOR_FIELDS, "y_1d"),
+    ),
+    "MLPClassifier": _Codec(
+        kind="MLPClassifier",
+        cls=_classifier_class,
+        to_arrays=_estimator_to_arrays,
+        from_arrays=lambda arrays, where: _estimator_from_arrays(_classifier_class(), arrays, where),
+        fields=(*_ESTIMATOR_FIELDS, "classes"),
     ),
 }
 
@@ -154,7 +299,11 @@ def _check_path(path, name: str = "path") -> str:
 
 def _codec_for(model) -> _Codec:
     for codec in _CODECS.values():
-        if isinstance(model, codec.cls()):
+        try:
+            cls = codec.cls()
+        except ImportError:  # the estimators need scikit-learn
+            continue
+        if isinstance(model, cls):
             return codec
     kinds = ", ".join(sorted(_CODECS))
     raise TypeError(f"model must be one of: {kinds}; got {type(model).__name__}.")
@@ -168,8 +317,9 @@ def save(path, model) -> None:
     path : str or os.PathLike
         Destination, used exactly as given (no ``.npz`` suffix is added).
         An existing file is replaced only after the new file is complete.
-    model : mathlearn.MLP
-        The model to save. Its parameters must be finite.
+    model : mathlearn.MLP, MLPRegressor or MLPClassifier
+        The model to save. Its parameters must be finite, and an estimator
+        must be fitted, with ``random_state`` None or an int.
 
     Raises
     ------
@@ -177,7 +327,8 @@ def save(path, model) -> None:
         If ``model`` is of a kind this module cannot save, or ``path`` is
         not a path.
     ValueError
-        If the parameters contain NaN or inf.
+        If the parameters contain NaN or inf, or an estimator is not fitted
+        or has a ``random_state`` that is not None or an int.
     OSError
         If the directory of ``path`` is missing or not writable.
     """
@@ -228,9 +379,10 @@ def load(path):
 
     Returns
     -------
-    mathlearn.MLP
-        A new network equal to the saved one: same layer sizes, activation,
-        dtype and bit-identical parameters.
+    mathlearn.MLP, MLPRegressor or MLPClassifier
+        A new model equal to the saved one: same layer sizes, activation,
+        dtype and bit-identical parameters; an estimator also gets its
+        hyperparameters and fitted attributes back and predicts the same.
 
     Raises
     ------
