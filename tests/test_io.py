@@ -319,7 +319,7 @@ def test_generator_random_state_rejected(tmp_path):
         ml.save(tmp_path / "x.npz", est)
 
 
-def _rewrite(path, **changes):
+def _replace_arrays(path, **changes):
     with np.load(path, allow_pickle=False) as archive:
         arrays = {name: archive[name] for name in archive.files}
     arrays.update(changes)
@@ -330,10 +330,10 @@ def test_estimator_bad_params_text(tmp_path):
     est, _, _ = _fitted_regressor()
     path = tmp_path / "reg.npz"
     ml.save(path, est)
-    _rewrite(path, **{"MLPRegressor.params": np.array("{not json")})
+    _replace_arrays(path, **{"MLPRegressor.params": np.array("{not json")})
     with pytest.raises(ValueError, match="params must be JSON text"):
         ml.load(path)
-    _rewrite(path, **{"MLPRegressor.params": np.array('{"alpha": 1.0}')})
+    _replace_arrays(path, **{"MLPRegressor.params": np.array('{"alpha": 1.0}')})
     with pytest.raises(ValueError, match="params must name exactly the hyperparameters"):
         ml.load(path)
 
@@ -342,6 +342,6 @@ def test_estimator_shape_mismatch(tmp_path):
     est, _, _ = _fitted_regressor()
     path = tmp_path / "reg.npz"
     ml.save(path, est)
-    _rewrite(path, **{"MLPRegressor.n_features_in": np.int64(7)})
+    _replace_arrays(path, **{"MLPRegressor.n_features_in": np.int64(7)})
     with pytest.raises(ValueError, match="the network maps 4 features to 1 outputs, but the file declares 7"):
         ml.load(path)
