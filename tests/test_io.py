@@ -116,7 +116,7 @@ def test_save_rejects_non_finite(tmp_path):
 
 @pytest.mark.parametrize("model", [object(), np.zeros(3), "net"])
 def test_save_rejects_other_objects(tmp_path, model):
-    with pytest.raises(TypeError, match=r"model must be one of: MLP; got"):
+    with pytest.raises(TypeError, match=r"model must be one of: MLP, MLPClassifier, MLPRegressor; got"):
         mlio.save(tmp_path / "x.npz", model)
 
 
@@ -204,7 +204,7 @@ def _edit_case(name):
         "newer version": (lambda a: a.update(format_version=np.array(2)), r"format_version must be 1; got 2. Upgrade"),
         "float version": (lambda a: a.update(format_version=np.array(1.0)), r"format_version must be an integer"),
         "other format": (lambda a: a.update(format=np.array("other")), r"format must be 'mathlearn-model'; got 'other'"),
-        "unknown kind": (lambda a: a.update(kind=np.array("SVM")), r"kind must be one of \['MLP'\]; got 'SVM'"),
+        "unknown kind": (lambda a: a.update(kind=np.array("SVM")), r"kind must be one of \['MLP', 'MLPClassifier', 'MLPRegressor'\]; got 'SVM'"),
         "kind as bytes": (lambda a: a.update(kind=np.array(b"MLP")), r"kind must be a 0-d unicode array"),
         "missing params": (lambda a: a.pop("MLP.params"), r"missing arrays \['MLP.params'\]"),
         "extra array": (lambda a: a.update({"MLP.extra": np.zeros(1)}), r"unexpected arrays \['MLP.extra'\]"),
