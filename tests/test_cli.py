@@ -281,3 +281,15 @@ def test_fit_rejects_too_many_features_for_exact(tmp_path):
     assert code == 2
     assert "exact attributions of 30 features" in err
     assert "least squares" not in out
+
+
+def test_demo_output_closed_early():
+    # `mathlearn demo | head -3` closes the pipe early; the command must end
+    # without a traceback.
+    pytest.importorskip("sklearn")
+    completed = subprocess.run(
+        f"{sys.executable} -m mathlearn demo --no-progress | head -3",
+        shell=True, capture_output=True, text=True, check=False,
+    )
+    assert completed.stdout.count("\n") == 3
+    assert "Traceback" not in completed.stderr

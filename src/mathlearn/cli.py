@@ -239,6 +239,12 @@ def main(argv=None) -> int:
     except (ValueError, FileNotFoundError, ImportError) as exc:
         print(f"mathlearn {args.command}: error: {exc}", file=sys.stderr)
         return 2
+    except BrokenPipeError:
+        # The reader of stdout closed it (e.g. `mathlearn demo | head`). Point
+        # stdout at /dev/null so the interpreter's final flush does not fail too.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return 1
 
 
 if __name__ == "__main__":
