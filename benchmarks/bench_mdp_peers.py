@@ -104,6 +104,8 @@ OURS = {
     "ours-gauss-seidel": lambda m: mdp.value_iteration(m, epsilon=EPSILON, method="gauss-seidel"),
     "ours-policy-iteration": lambda m: mdp.policy_iteration(m),
     "ours-mpi": lambda m: mdp.modified_policy_iteration(m, epsilon=EPSILON, parallel=False),
+    "ours-mpi-span-parallel": lambda m: mdp.modified_policy_iteration(
+        m, epsilon=EPSILON, stopping="span", n_eval_sweeps=5, parallel=True),
 }
 # Sup-norm rules need about log(TARGET) / log(gamma) sweeps, minutes at S = 1e5.
 SLOW_ON_SPARSE = {"ours-vi-sup", "ours-gauss-seidel", "ours-mpi"}
