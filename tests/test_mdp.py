@@ -229,6 +229,42 @@ def test_sweep_kernels_match_reference():
         np.testing.assert_array_equal(policy, np.argmax(q, axis=1))
 
 
+def test_policy_sweep_kernels_match_reference():
+    model = random_mdp(150, 5, 0.9, seed=9)
+    rng = np.random.default_rng(2)
+    v = rng.standard_normal(model.n_states)
+    policy = rng.integers(model.n_actions, size=model.n_states)
+    expected = np.array([
+        ref.q_value(model.P, model.R, model.gamma, v, s, int(policy[s])) for s in range(model.n_states)
+    ])
+    tol = roundoff(model, np.abs(v).max() + np.abs(model.R).max())
+    for sweep in (_kernels.dense_policy_sweep, _kernels.dense_policy_sweep_parallel):
+        v_new = np.empty_like(v)
+        delta = sweep(model.P, model.R, model.gamma, policy, v, v_new)
+        np.testing.assert_allclose(v_new, expected, rtol=0, atol=tol)
+        assert delta == pytest.approx(np.abs(expected - v).max(), rel=0, abs=tol)
+
+
+@pytest.mark.parametrize("parallel", [True, False])
+def test_span_mpi_matches_policy_iteration(parallel):
+    model = random_mdp(60, 4, 0.95, seed=23)
+    exact = mdp.policy_iteration(model)
+    result = mdp.modified_policy_iteration(model, epsilon=1e-8, stopping="span", parallel=parallel)
+    tol = roundoff(model, value_scale(model)) / (1.0 - model.gamma)
+    assert result.converged
+    assert result.bound < 0.5e-8
+    np.testing.assert_allclose(result.v, exact.v, rtol=0, atol=result.bound + exact.bound + tol)
+    np.testing.assert_array_equal(result.policy, exact.policy)
+
+
+def test_span_mpi_rejects_gamma_one():
+    P = np.zeros((1, 2, 2))
+    P[0, :, 1] = 1.0
+    model = mdp.FiniteMDP(P, np.array([[-1.0], [0.0]]), 1.0)
+    with pytest.raises(ValueError, match="stopping='span' needs gamma < 1"):
+        mdp.modified_policy_iteration(model, stopping="span")
+
+
 def test_max_iter_honoured_with_warning():
     model = random_mdp(10, 3, 0.99, seed=2)
     with pytest.warns(mdp.ConvergenceWarning, match="max_iter=3"):

@@ -37,6 +37,9 @@ SOLVERS = {
     "gauss-seidel": lambda m, eps: mdp.value_iteration(m, epsilon=eps, method="gauss-seidel"),
     "span": lambda m, eps: mdp.value_iteration(m, epsilon=eps, stopping="span"),
     "mpi": lambda m, eps: mdp.modified_policy_iteration(m, epsilon=eps, n_eval_sweeps=3),
+    "mpi-span": lambda m, eps: mdp.modified_policy_iteration(m, epsilon=eps, n_eval_sweeps=3, stopping="span"),
+    "mpi-span-parallel": lambda m, eps: mdp.modified_policy_iteration(
+        m, epsilon=eps, n_eval_sweeps=3, stopping="span", parallel=True),
     "sparse-jacobi": lambda m, eps: mdp.value_iteration(m.to_sparse(), epsilon=eps),
 }
 

@@ -72,6 +72,32 @@ def test_csr_sweep_matches_reference(pair):
         np.testing.assert_array_equal(policy, np.argmax(q, axis=1))
 
 
+def test_csr_sweep_uneven_rows_across_blocks():
+    # Rows of 1 to 7 entries reach both the paired loop and its odd leftover,
+    # and S spans several parallel blocks of _kernels.CSR_BLOCK states.
+    rng = np.random.default_rng(3)
+    S, A = 2 * _kernels.CSR_BLOCK + 37, 2
+    lengths = rng.integers(1, 8, size=S * A)
+    cols = [rng.choice(S, size=n, replace=False) for n in lengths]
+    probs = [rng.dirichlet(np.ones(n)) for n in lengths]
+    indptr = np.concatenate([[0], np.cumsum(lengths)])
+    P = sp.csr_matrix((np.concatenate(probs), np.concatenate(cols), indptr), shape=(S * A, S))
+    model = mdp.FiniteMDP(P, rng.standard_normal((S, A)), 0.9)
+    v = rng.standard_normal(S)
+    # Each q(s, a) sums at most 7 products; the bound is the one of the dense test.
+    tol = 8 * (7 + 2) * EPS64 * (np.abs(v).max() + np.abs(model.R).max())
+    expected = np.asarray(P @ v).reshape(S, A) * model.gamma + model.R
+    for kernel in (_kernels.csr_sweep_serial, _kernels.csr_sweep_parallel):
+        out = np.empty(S)
+        q = np.empty((S, A))
+        policy = np.empty(S, dtype=np.int64)
+        delta = kernel(model.P.indptr, model.P.indices, model.P.data, model.R, model.gamma, v, out, q, policy)
+        np.testing.assert_allclose(q, expected, rtol=0, atol=tol)
+        np.testing.assert_array_equal(out, q.max(axis=1))
+        np.testing.assert_array_equal(policy, np.argmax(q, axis=1))
+        assert delta == pytest.approx(np.abs(out - v).max(), rel=0, abs=0)
+
+
 def test_gauss_seidel_sweep_matches_reference(pair):
     sparse, dense = pair
     v = np.random.default_rng(3).standard_normal(sparse.n_states)
