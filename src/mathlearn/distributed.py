@@ -266,7 +266,7 @@ def explain(
         With NumPy arrays, also for a dask input.
     """
     from .shapley.explain import EXPLAIN_METHODS, Explanation
-    from .shapley.games import as_feature_array
+    from .shapley.games import as_background, as_feature_array
 
     check_choice(method, "method", EXPLAIN_METHODS)
     if method != "exact":
@@ -276,12 +276,7 @@ def explain(
     if batch_size is not None:
         batch_size = check_int(batch_size, "batch_size", minimum=1)
     root = _seed_sequence(seed)
-    background = as_feature_array(background, "background", ndim=2)
-    if background.shape[0] == 0:
-        raise ValueError(
-            f"background must have at least one row; got shape {background.shape}. Pass rows of "
-            f"the training data."
-        )
+    background = as_background(background)
     n = background.shape[1]
     if max_background is not None:
         max_background = check_int(max_background, "max_background", minimum=1)
@@ -355,8 +350,8 @@ def _per_sample_gradient_block(net, X, y, loss):
     X = net._check_X(X)
     target = losses.check_target(y, loss, X.shape[0], net.n_outputs, net.dtype)
     Y = net.forward(X)
-    # spec.gradient carries the factor 1 / B of the batch mean; undo it, so
-    # that row b contains d l_b / d f(x_b) of its own one-sample loss.
+    # spec.gradient carries the factor 1 / B of the batch mean. Multiplying by
+    # B leaves d l_b / d f(x_b) of row b's own one-sample loss in row b.
     G = spec.gradient(Y, target) * X.shape[0]
     J = net.jacobian(X)
     return np.einsum("bk,bkp->bp", G.astype(net.dtype, copy=False), J)

@@ -343,7 +343,9 @@ def plot_value_function(grid, v, policy=None, *, decimals=1, title=None, path=No
     if v.shape != (S,):
         raise ValueError(f"v must have shape (S,) = ({S},) for a {n_rows}x{n_cols} grid; got {v.shape}.")
     decimals = check_int(decimals, "decimals", minimum=0)
-    mask = None if policy is None else _policy_mask(policy, S, len(grid.actions))
+    from .mdp.policies import action_mask
+
+    mask = None if policy is None else action_mask(policy, S, len(grid.actions))
 
     fig = _new_figure((1.0 + 1.0 * n_cols, 0.6 + 1.0 * n_rows))
     ax = fig.add_subplot()
@@ -375,25 +377,6 @@ def plot_value_function(grid, v, policy=None, *, decimals=1, title=None, path=No
     ax.set_ylabel("row")
     ax.set_title(title or "Value function and greedy policy")
     return _finish(fig, path)
-
-
-def _policy_mask(policy, S: int, A: int) -> np.ndarray:
-    policy = np.asarray(policy)
-    if policy.shape == (S,) and policy.dtype.kind in "iu":
-        if policy.min() < 0 or policy.max() >= A:
-            raise ValueError(
-                f"policy must contain actions in 0 .. {A - 1}; got values from {int(policy.min())} "
-                f"to {int(policy.max())}."
-            )
-        mask = np.zeros((S, A), dtype=bool)
-        mask[np.arange(S), policy] = True
-        return mask
-    if policy.shape == (S, A) and policy.dtype.kind in "bfiu":
-        return policy > 0
-    raise ValueError(
-        f"policy must be an int array of shape (S,) = ({S},) or an array of shape (S, A) = "
-        f"({S}, {A}); got shape {policy.shape} and dtype {policy.dtype}."
-    )
 
 
 # ----------------------------------------------------------------------

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .model import FiniteMDP, check_gamma
+from .policies import action_mask
 
 ACTION_NAMES = ("north", "south", "east", "west")
 ACTION_ARROWS = ("↑", "↓", "→", "←")
@@ -70,23 +71,8 @@ class GridWorld:
         with a positive entry is shown, as in Figure 3.5 of the book. Terminal
         states print as a dot.
         """
-        policy = np.asarray(policy)
         n_states, n_actions = self.model.n_states, self.model.n_actions
-        if policy.shape == (n_states,) and policy.dtype.kind in "iu":
-            if policy.min() < 0 or policy.max() >= n_actions:
-                raise ValueError(
-                    f"policy must contain actions in 0 .. {n_actions - 1}; got values from "
-                    f"{int(policy.min())} to {int(policy.max())}."
-                )
-            arrow_mask = np.zeros((n_states, n_actions), dtype=bool)
-            arrow_mask[np.arange(n_states), policy] = True
-        elif policy.shape == (n_states, n_actions):
-            arrow_mask = policy > 0
-        else:
-            raise ValueError(
-                f"policy must be integer actions of shape ({n_states},) or an array of shape "
-                f"({n_states}, {n_actions}); got dtype {policy.dtype} and shape {policy.shape}."
-            )
+        arrow_mask = action_mask(policy, n_states, n_actions)
         cells = []
         for s in range(n_states):
             if s in self.terminal:

@@ -77,6 +77,31 @@ def _deterministic_matrix(actions: np.ndarray, n_states: int, n_actions: int, na
     return matrix
 
 
+def action_mask(policy, n_states: int, n_actions: int) -> np.ndarray:
+    """Return the (S, A) bool mask of the actions a policy takes, for drawing it.
+
+    ``policy`` is an integer array (S,) of one action per state, or an array
+    (S, A) of probabilities or booleans, whose positive entries are the
+    actions taken.
+    """
+    policy = np.asarray(policy)
+    if policy.shape == (n_states,) and policy.dtype.kind in "iu":
+        if policy.size and (policy.min() < 0 or policy.max() >= n_actions):
+            raise ValueError(
+                f"policy must contain actions in 0 .. {n_actions - 1}; got values from "
+                f"{int(policy.min())} to {int(policy.max())}."
+            )
+        mask = np.zeros((n_states, n_actions), dtype=bool)
+        mask[np.arange(n_states), policy] = True
+        return mask
+    if policy.shape == (n_states, n_actions) and policy.dtype.kind in "bfiu":
+        return policy > 0
+    raise ValueError(
+        f"policy must be integer actions of shape ({n_states},) or an array of shape "
+        f"({n_states}, {n_actions}); got dtype {policy.dtype} and shape {policy.shape}."
+    )
+
+
 def uniform_policy(model: FiniteMDP) -> np.ndarray:
     """Return the equiprobable random policy, ``pi[s, a] = 1 / A``, shape (S, A)."""
     return np.full((model.n_states, model.n_actions), 1.0 / model.n_actions)

@@ -13,7 +13,7 @@ import numpy as np
 
 from .._validation import as_generator, check_choice, check_int
 from .exact import exact
-from .games import ModelGame, TableGame, as_feature_array, check_table_size, features_equal
+from .games import ModelGame, TableGame, as_background, as_feature_array, check_table_size, features_equal
 from .sampling import SAMPLING_METHODS, sample
 
 EXPLAIN_METHODS = ("exact",) + SAMPLING_METHODS
@@ -89,12 +89,7 @@ def explain(
         raise ValueError(f"budget is required for method={method!r}; pass the game evaluations per row.")
     rng = as_generator(seed)
     X = as_feature_array(X, "X", ndim=2)
-    background = as_feature_array(background, "background", ndim=2)
-    if background.shape[0] == 0:
-        raise ValueError(
-            f"background must have at least one row; got shape {background.shape}. Pass rows of "
-            f"the training data."
-        )
+    background = as_background(background)
     n = background.shape[1]
     if X.shape[1] != n:
         raise ValueError(f"X must have {n} columns, one per background column; got shape {X.shape}.")

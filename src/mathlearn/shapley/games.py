@@ -256,13 +256,8 @@ class ModelGame(Game):
         x = as_feature_array(x, "x", ndim=1)
         if x.shape[0] == 0:
             raise ValueError(f"x must not be empty; got an array of shape {x.shape}.")
-        background = as_feature_array(background, "background", ndim=2)
+        background = as_background(background)
         n = x.shape[0]
-        if background.shape[0] == 0:
-            raise ValueError(
-                f"background must have at least one row; got shape {background.shape}. "
-                f"Pass rows of the training data, or x itself for a one-row background."
-            )
         if background.shape[1] != n:
             raise ValueError(
                 f"x and background must have the same number of features; got x of length {n} "
@@ -519,6 +514,17 @@ def as_feature_array(values, name: str, ndim: int) -> np.ndarray:
             )
         return np.ascontiguousarray(arr, dtype=object)
     return as_float_array(values, name, ndim=ndim, finite=False)
+
+
+def as_background(background) -> np.ndarray:
+    """Return a background set as a (K, n) feature array with K >= 1 rows."""
+    background = as_feature_array(background, "background", ndim=2)
+    if background.shape[0] == 0:
+        raise ValueError(
+            f"background must have at least one row; got shape {background.shape}. "
+            f"Pass rows of the training data, or x itself for a one-row background."
+        )
+    return background
 
 
 def feature_dtype(x: np.ndarray, background: np.ndarray) -> np.dtype:
