@@ -344,7 +344,7 @@ void forward(const Layout& lay, const Sigma& act, const T* w, const T* X, std::p
 // Courville, Deep Learning, Section 6.5.4, with delta_L = G = dL/dY:
 //   grad W_l = delta_l^T a_{l-1},  grad b_l = sum over rows of delta_l,
 //   delta_{l-1} = (delta_l W_l) * sigma'(z_{l-1}).
-// pre holds z_l when act.needs_z(), else it may be empty.
+// pre contains z_l when act.needs_z(), else it may be empty.
 // work1 and work2 each hold B * max hidden width elements.
 template <class T>
 void backward(const Layout& lay, const Sigma& act, const T* w, const T* X, std::ptrdiff_t B,

@@ -206,12 +206,12 @@ def test_stochastic_policy_evaluation_matches_reference(pair):
 def test_solvers_never_densify(monkeypatch):
     model = random_sparse(2500, 2, 4, 0.9, seed=7)
 
-    def refuse(self, *args, **kwargs):
+    def reject_densify(self, *args, **kwargs):
         raise AssertionError("a solver converted the sparse P to a dense array")
 
     for cls in (sp.csr_matrix, sp.csc_matrix, sp.coo_matrix, sp.csr_array, sp.csc_array):
-        monkeypatch.setattr(cls, "toarray", refuse, raising=False)
-        monkeypatch.setattr(cls, "todense", refuse, raising=False)
+        monkeypatch.setattr(cls, "toarray", reject_densify, raising=False)
+        monkeypatch.setattr(cls, "todense", reject_densify, raising=False)
     for solver in ("jacobi", "gauss-seidel", "mpi", "pi-krylov"):
         assert SOLVERS[solver](model).converged
     mdp.q_from_v(model, np.zeros(2500))

@@ -478,7 +478,7 @@ def test_unpickled_network_computes(dtype):
 def test_forward_big_batch_paths_agree():
     # 300 000 rows of a [10, 16, 1] net: the hidden activations take 38 MB,
     # above the size at which the automatic choice switches to the fused
-    # kernel, so "auto" runs the fused path here; both paths sum the same
+    # kernel, so "auto" runs the fused path here. Both paths sum the same
     # 10 terms per unit, so they agree to rounding.
     net = make_net([10, 16, 1], "tanh")
     X = np.random.default_rng(3).normal(size=(300_000, 10))

@@ -345,7 +345,7 @@ def test_bindings_reject_broken_arguments(sizes, dtype, B, entry, mutation, seed
 )
 def test_model_game_kernel_matches_generic(n, K, hidden, m, activation, dtype, seed):
     # The MLP model-game kernel (a Gray-code walk in C++) against the generic
-    # path, which calls net.forward on the hybrid rows; the tolerance is the
+    # path, which calls net.forward on the hybrid rows. The tolerance is the
     # rounding and drift bound that the kernel's own tests derive.
     from test_shapley_mlp_kernel import table_tolerance
 

@@ -79,9 +79,10 @@ def load_csv(path, target: str, *, features=None) -> Dataset:
     FileNotFoundError
         When the file does not exist.
     ValueError
-        When the path is a directory, the file is not UTF-8 or is empty, a
-        header cell is empty, the target or a feature column is missing, a
-        row has the wrong number of cells, or a cell is not a finite number.
+        When the path is a directory, or the file is not UTF-8 or is empty.
+        Also when a header cell is empty, the target or a feature column is
+        missing, a row has the wrong number of cells, or a cell is not a
+        finite number.
     """
     if not isinstance(path, (str, os.PathLike)):
         raise TypeError(f"path must be a str or path-like; got {path!r} of type {type(path).__name__}.")

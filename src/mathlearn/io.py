@@ -31,8 +31,8 @@ starts them afresh.
 Each kind is one entry of ``_CODECS``: a class, a function that turns an
 instance into a dict of arrays and a function that rebuilds the instance
 from them after checking every array. A new model class is supported by
-adding one entry; a model that contains a network stores it under its own
-prefix with the ``"MLP"`` codec's fields.
+adding one entry. A model that contains a network stores it under its
+own prefix with the ``"MLP"`` codec's fields.
 
 Guarantees
 ----------
@@ -380,9 +380,10 @@ def load(path):
     Returns
     -------
     mathlearn.MLP, MLPRegressor or MLPClassifier
-        A new model equal to the saved one: same layer sizes, activation,
-        dtype and bit-identical parameters; an estimator also gets its
-        hyperparameters and fitted attributes back and predicts the same.
+        A new model equal to the saved one, with the same layer sizes,
+        activation, dtype and bit-identical parameters. An estimator also
+        gets its hyperparameters and fitted attributes back and predicts the
+        same.
 
     Raises
     ------

@@ -30,11 +30,11 @@ samples, an int gives that many, and the rest are training samples. The
 permutation comes from a seeded ``numpy.random.Generator``, so it differs
 from scikit-learn's (which uses ``RandomState``) but is reproducible.
 
-Early stopping holds out ceil(validation_fraction * n_train) of the
-training rows, after the test split, and stops when the validation loss
+Early stopping sets aside ceil(validation_fraction * n_train) of the
+training rows, after the test split. It stops when the validation loss
 has not fallen below its best value minus ``tol`` for
-``n_iter_no_change`` epochs; the parameters of the best epoch are then
-restored (Goodfellow, Bengio and Courville, Deep Learning, Section 7.8).
+``n_iter_no_change`` epochs, and then restores the parameters of the
+best epoch (Goodfellow, Bengio and Courville, Deep Learning, Section 7.8).
 """
 
 from __future__ import annotations

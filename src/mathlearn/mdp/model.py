@@ -132,8 +132,8 @@ class FiniteMDP:
     With ``gamma = 1`` the model is a stochastic shortest path problem.
     A stationary policy fails to reach a terminal state from some state
     exactly when its actions never leave some set C of non-terminal
-    states, so every policy terminates exactly when no set C lets some
-    action at each of its states keep the process inside C. The
+    states. So every policy terminates exactly when there is no set C
+    where some action at each of its states keeps the process inside C. The
     constructor finds the largest such C in O(nnz) time (see
     :attr:`episodic` for the models accepted when C is not empty).
     """

@@ -70,9 +70,9 @@ def explain(
     mlp_kernel : bool, optional
         Passed to ``ModelGame``. With the kernel (f a ``mathlearn.MLP`` or
         its ``forward``), method "exact" computes each row's table in C++
-        and applies the subset formula to it, unless the table would not fit
-        in memory; otherwise it streams coalitions through f in Gray-code
-        order.
+        and applies the subset formula to it. When the table would not fit
+        in memory, it streams coalitions through f in Gray-code order
+        instead.
 
     Returns
     -------
