@@ -432,6 +432,7 @@ def _run_into(out, function, shared, arrays, bounds, client, *args):
 def _submit_blocks(function, shared, arrays, bounds, client, args, row_offsets):
     _check_client(client)
     shared_future = client.scatter([_Shared(shared)], broadcast=True, hash=False)[0]
+    _wait_until_everywhere(client, shared_future)
     futures = []
     for start, stop in bounds:
         # Blocks travel inside their task, not by scatter, because the
@@ -443,6 +444,26 @@ def _submit_blocks(function, shared, arrays, bounds, client, args, row_offsets):
             client.submit(_call_shared, function, shared_future, *blocks, *offset, *args, pure=False)
         )
     return futures
+
+
+def _wait_until_everywhere(client, future, timeout: float = 30.0) -> None:
+    """Wait until every worker holds ``future`` before any task needs it.
+
+    A task scheduled on a worker that the scheduler does not yet list as a
+    holder makes that worker fetch its own copy, so the object would reach
+    it twice (once by the fetch, once by the broadcast).
+    """
+    import time
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        workers = set(client.scheduler_info(n_workers=-1)["workers"])
+        holders = set(client.who_has([future]).get(future.key, ()))
+        if workers <= holders:
+            return
+        client.replicate([future])
+    # NOTE: past the timeout the tasks still run; a worker without a copy
+    # fetches one, which costs a transfer but no correctness.
 
 
 class _Shared:
