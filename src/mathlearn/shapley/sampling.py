@@ -224,36 +224,63 @@ def _accept_within_budget(seen, rows, budget_left):
     return accepted, budget_left
 
 
+def _latin_block(rng, n):
+    """Return n orders, shape (n, 1, n), in which every player takes every position once.
+
+    The positions form the Latin square pos[k, i] = c[(a_k + b_i) mod n]
+    with the rows a, the columns b and the symbols c permuted at random,
+    so each order alone is uniform over the n! orders.
+    """
+    a, b, c = rng.permutation(n), rng.permutation(n), rng.permutation(n)
+    position = c[(a[:, None] + b[None, :]) % n]
+    return np.argsort(position, axis=1)[:, None, :]
+
+
+def _orthogonal_block(rng, n):
+    """Return n - 1 antithetic pairs of orders, shape (n - 1, 2, n), from orthogonal directions.
+
+    An order is read off a direction x in the plane sum(x) = 0 by sorting
+    the players by x_i, so -x gives the reversed order. The n - 1
+    directions are a uniformly random orthonormal basis of that plane
+    (orthogonal spherical codes, R. Mitchell, J. Cooper, E. Frank and
+    G. Holmes, Sampling permutations for Shapley value estimation, JMLR
+    23, 2022). Each pair alone is a uniform order and its reverse.
+    """
+    G = rng.normal(size=(n, n - 1))
+    G -= G.mean(axis=0)
+    Q, R = np.linalg.qr(G)
+    Q *= np.sign(np.diag(R))  # sign fix that makes the basis Haar-distributed
+    directions = Q.T
+    forward = np.argsort(directions, axis=1)
+    return np.stack([forward, forward[:, ::-1]], axis=1)
+
+
 def _permutation(evaluate, n, budget, rng, antithetic):
     v_empty, v_full = _ends(evaluate, n)
     seen = {0, (1 << n) - 1}
     budget_left = budget - 2
-    per_sample = 2 * (n - 1) if antithetic else n - 1
+    make_block = _orthogonal_block if antithetic else _latin_block
+    block_size = n - 1 if antithetic else n
+    unit_cost = (2 if antithetic else 1) * (n - 1)
 
-    accepted_orders = []
+    accepted_units = []
     n_drawn = 0
-    # Draw orders in chunks until the budget of distinct coalitions is spent;
+    # Draw whole blocks until the budget of distinct coalitions is spent;
     # repeated prefixes (small and large coalitions recur) cost nothing.
+    # Units are accepted in order, so the last block may be cut short.
     while budget_left >= 1 and n_drawn < 50 * budget:
-        chunk = max(16, budget_left // per_sample + 1)
-        orders = rng.permuted(np.tile(np.arange(n, dtype=np.int64), (chunk, 1)), axis=1)
-        n_drawn += chunk
-        prefixes = np.bitwise_or.accumulate(np.int64(1) << orders, axis=1)[:, :-1]
-        if antithetic:
-            reverse = np.bitwise_or.accumulate(np.int64(1) << orders[:, ::-1], axis=1)[:, :-1]
-            rows = np.concatenate([prefixes, reverse], axis=1)
-        else:
-            rows = prefixes
-        accepted, budget_left = _accept_within_budget(seen, rows, budget_left)
-        accepted_orders.append(orders[:accepted])
-        if accepted < chunk:
+        n_blocks = budget_left // (unit_cost * block_size) + 1
+        units = np.concatenate([make_block(rng, n) for _ in range(n_blocks)])
+        n_drawn += units.shape[0]
+        prefixes = np.bitwise_or.accumulate(np.int64(1) << units, axis=2)[:, :, :-1]
+        accepted, budget_left = _accept_within_budget(seen, prefixes.reshape(units.shape[0], -1), budget_left)
+        accepted_units.append(units[:accepted])
+        if accepted < units.shape[0]:
             break
 
-    orders = np.concatenate(accepted_orders)
-    n_samples = orders.shape[0]
-    if antithetic:
-        orders = np.concatenate([orders, orders[:, ::-1]])
-
+    units = np.concatenate(accepted_units)  # (units, orders per unit, n)
+    n_units, per_unit = units.shape[:2]
+    orders = units.reshape(n_units * per_unit, n)
     prefixes = np.bitwise_or.accumulate(np.int64(1) << orders, axis=1)
     inner = evaluate(prefixes[:, :-1])  # the last prefix is N
     chain = np.concatenate(
@@ -266,9 +293,31 @@ def _permutation(evaluate, n, budget, rng, antithetic):
     per_order = np.empty_like(contributions)
     rows = np.arange(orders.shape[0])[:, None]
     per_order[rows, orders] = contributions  # per_order[k, i] is the contribution of i in order k
-    if antithetic:
-        per_order = 0.5 * (per_order[:n_samples] + per_order[n_samples:])
-    return _mean_and_error(per_order)
+    per_unit_mean = per_order.reshape(n_units, per_unit, n, evaluate.width).mean(axis=1)
+    return _cluster_mean_and_error(per_unit_mean, np.arange(n_units) // block_size)
+
+
+def _cluster_mean_and_error(samples, cluster):
+    """Return the mean of ``samples`` over axis 0 and its standard error from whole clusters.
+
+    The units of one block are dependent by design, and the blocks are
+    independent. The error is the linearization (ratio) estimator over
+    the blocks, which allows a last block cut short. With one block it
+    falls back to the spread of the units.
+    """
+    count = samples.shape[0]
+    mean = samples.mean(axis=0)
+    labels, index = np.unique(cluster, return_inverse=True)
+    n_clusters = labels.size
+    if n_clusters < 2:
+        # NOTE: this treats the units of the block as independent. The
+        # balanced blocks are built to make them negatively correlated, so
+        # the error is then expected to be an overestimate, not a bound.
+        return _mean_and_error(samples)
+    totals = np.zeros((n_clusters,) + samples.shape[1:])
+    np.add.at(totals, index, samples - mean)
+    variance = n_clusters / (n_clusters - 1) * np.sum(totals**2, axis=0) / count**2
+    return mean, np.sqrt(variance)
 
 
 def _mean_and_error(samples):
