@@ -60,7 +60,10 @@ def test_minimum_budgets_follow_the_methods():
     n = 9
     assert shapley.minimum_budget(n, "permutation") == 2 + 2 * (n - 1)
     assert shapley.minimum_budget(n, "antithetic") == 2 + 2 * (n - 1)
-    assert shapley.minimum_budget(n, "stratified") == 2 + 2 * n + 4 * n * (n - 2)
+    # Stratified: v(empty), v(N), the n singletons and their complements, then
+    # n complementary pairs for each class {k, n - k}, k = 2, 3, 4 (each holds
+    # more than n pairs at n = 9).
+    assert shapley.minimum_budget(n, "stratified") == 2 + 2 * n + 3 * 2 * n
     assert shapley.minimum_budget(n, "kernel") == 2 * n + 2
 
 
@@ -107,7 +110,7 @@ def test_efficiency_holds_exactly(method, n_outputs):
     shapley.check_efficiency(game, estimate.values, atol=atol)
 
 
-@pytest.mark.parametrize("method", ["permutation", "antithetic", "stratified"])
+@pytest.mark.parametrize("method", ["permutation", "antithetic"])
 def test_null_player_gets_zero(method):
     n = 10
     rng = np.random.default_rng(4)
@@ -119,6 +122,49 @@ def test_null_player_gets_zero(method):
     result = shapley.check_null_player(game, estimate.values, atol=0.0)
     assert result.checked == (3,)
     assert estimate.std_errors[3] == 0.0
+
+
+@pytest.mark.parametrize("method", shapley.SAMPLING_METHODS)
+@pytest.mark.parametrize("budget", [700, 1001])
+def test_budget_spent_up_to_one_unit(method, budget):
+    # What is left is smaller than one more sample unit: an order for
+    # permutation sampling, a pair of orders for antithetic sampling, and a
+    # complementary pair of coalitions for the stratified and kernel methods.
+    n = 11
+    game = CountingGame(np.random.default_rng(1).normal(size=2**n))
+    estimate = shapley.sample(game, budget, method=method, seed=3)
+    unit = {"permutation": n - 1, "antithetic": 2 * (n - 1), "stratified": 2, "kernel": 2}[method]
+    assert budget - unit < game.evaluated <= budget
+
+
+def tanh_model_game(n, seed):
+    """The interventional game of a random tanh network n -> 16 -> 1 over 8 background rows."""
+    rng = np.random.default_rng(seed)
+    W1 = rng.normal(size=(n, 16)) / np.sqrt(n)
+    w2 = rng.normal(size=16) / 4
+    x = rng.normal(size=n)
+    background = rng.normal(size=(8, n))
+    return shapley.ModelGame(lambda X: np.tanh(X @ W1) @ w2, x, background)
+
+
+@pytest.mark.parametrize("method", shapley.SAMPLING_METHODS)
+def test_standard_errors_match_spread_over_seeds(method):
+    # The root mean square of the 400 errors (40 seeds, 10 players) and of
+    # the 400 reported standard errors each estimate the true spread to a
+    # few percent. A factor 1.3 either way catches a standard error that
+    # ignores the blocks of orders, drops the finite population correction
+    # (budget 600 samples up to 68% of a class) or loses a factor 2.
+    n = 10
+    game = tanh_model_game(n, 0)
+    phi = shapley.exact(game)
+    errors, std_errors = [], []
+    for seed in range(40):
+        estimate = shapley.sample(game, 600, method=method, seed=seed)
+        errors.append(estimate.values - phi)
+        std_errors.append(estimate.std_errors)
+    spread = np.sqrt(np.mean(np.square(errors)))
+    reported = np.sqrt(np.mean(np.square(std_errors)))
+    assert spread / 1.3 < reported < spread * 1.3
 
 
 @pytest.mark.parametrize("method", shapley.SAMPLING_METHODS)
@@ -203,12 +249,24 @@ def test_additivity_with_common_draws(method):
     shapley.check_additivity(v, w, atol=1e-10, value=estimate)
 
 
-def test_stratified_enumerates_end_strata():
+def test_stratified_null_player_within_errors():
+    # The stratified estimate is a difference of means of coalition values,
+    # not of marginal contributions, so a null player gets a small nonzero
+    # estimate. It must stay within its standard error bound.
+    n = 10
+    table = np.random.default_rng(4).normal(size=2**n)
+    masks = np.arange(2**n)
+    table[masks & 8 != 0] = table[masks[masks & 8 != 0] ^ 8]  # player 3 adds nothing
+    estimate = shapley.sample(shapley.TableGame(table), 1000, method="stratified", seed=1)
+    assert abs(estimate.values[3]) <= 6 * estimate.std_errors[3]
+
+
+def test_stratified_enumerates_small_classes():
     # n = 8, budget 250: after v(empty), v(N), the n singletons and the n
-    # complements, 232 evaluations are left. The strata of sizes 1 and 6 need
-    # the C(8, 2) + C(8, 6) = 56 coalitions of sizes 2 and 6, fewer than the
-    # 232 * 2 / 6 = 77 that equal sampling would spend on them, so all are
-    # evaluated. The next pair, sizes 2 and 5, would cost 112 > 176 * 2 / 4.
+    # complements, 232 evaluations remain, 116 complementary pairs. The even
+    # share, 116 / 3 classes, covers the 28 pairs of class {2, 6}; the rest,
+    # 88 / 2, covers the 35 pairs of class {4}; class {3, 5} gets the last
+    # 53 of its 56 pairs.
     n = 8
     game = CountingGame(np.random.default_rng(10).normal(size=2**n))
     requested_masks = []
@@ -219,12 +277,14 @@ def test_stratified_enumerates_end_strata():
         return inner_values(masks)
 
     game.values = recording_values
-    shapley.sample(game, 250, method="stratified", seed=0)
+    estimate = shapley.sample(game, 250, method="stratified", seed=0)
     sizes = np.array([bin(m).count("1") for m in set(requested_masks)])
     assert np.sum(sizes == 2) == 28
     assert np.sum(sizes == 6) == 28
-    assert np.sum(sizes == 3) < 56
-    assert len(set(requested_masks)) <= 250
+    assert np.sum(sizes == 4) == 70
+    assert np.sum(sizes == 3) == 53
+    assert np.sum(sizes == 5) == 53
+    assert len(requested_masks) == len(set(requested_masks)) == estimate.n_evaluations == 250
 
 
 def test_table_only_game_sampled():

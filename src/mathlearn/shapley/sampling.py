@@ -12,24 +12,33 @@ Methods
     Marginal contributions along uniformly random orders of the players
     (S. Castro, D. Gomez and J. Tejada, Polynomial calculation of the
     Shapley value based on sampling, Computers & Operations Research 36,
-    2009). Each order costs n - 1 evaluations. Minimum 2n (two orders).
+    2009). The orders come in blocks of up to n, the rows of a randomized
+    Latin square, so no player takes a position twice within a block and
+    a full block gives every player one contribution per coalition size.
+    Each order is uniform on its own. Each order costs n - 1 evaluations.
+    Minimum 2n (two orders).
 ``"antithetic"``
     Orders drawn in pairs (pi, reversed pi); each pair's mean is one
     sample. For v with interactions of order at most 2,
     v(S) = c + sum_i a_i [i in S] + sum_{i<j} b_ij [i, j in S], the mean over a
-    pair is a_i + sum_j b_ij / 2 = phi_i, so one pair is exact. A pair
-    costs 2(n - 1) evaluations. Minimum 2n (one pair, standard errors NaN).
+    pair is a_i + sum_j b_ij / 2 = phi_i, so one pair is exact. The pairs
+    come in blocks of up to n - 1 from orthonormal directions (see
+    ``_orthogonal_block``). A pair costs 2(n - 1) evaluations.
+    Minimum 2n (one pair, standard errors NaN).
 ``"stratified"``
-    phi_i = (1/n) sum_s E[v(S u {i}) - v(S)] over S of size s drawn
-    uniformly from N minus {i} (J. Maleki et al., Bounding the estimation
-    error of sampling-based Shapley value approximation, arXiv:1306.4265,
-    2013). The strata s = 0 and s = n - 1 are computed exactly, and so are
-    the pairs {k, n - 1 - k} from the ends inward while enumerating them
-    costs no more than sampling would spend on them. The
-    others share half of the budget evenly (at least two samples each)
-    and the rest in proportion to their estimated standard deviations
-    (Neyman allocation).
-    Minimum 2 + 2n + 4 n (n - 2).
+    phi_i = (1/n) sum_s (E[v(S) | i in S, |S| = s + 1] - E[v(S) | i not in S,
+    |S| = s]), so every coalition value serves all n players (stratified
+    SVARM: P. Kolpaczki, V. Bengs, M. Muschalik and E. Huellermeier,
+    Approximating the Shapley value without marginal contributions, AAAI
+    2024). Coalitions are drawn in complementary pairs (S, N minus S)
+    without replacement, in equal numbers for each class {k, n - k},
+    k = 2, ..., n // 2. A class that its share covers is enumerated.
+    Classes 0 and 1 are evaluated exactly. The additive game with
+    a_i = (v({i}) - v(empty) + v(N) - v(N minus {i})) / 2, whose Shapley
+    values are a, is a control variate: the method estimates phi(v - w) + a.
+    A null player gets a small nonzero estimate, within its standard
+    error. Minimum 2 + 2n plus min(n, P_k) pairs for each class, where
+    P_k is the number of pairs the class holds.
 ``"kernel"``
     Kernel SHAP (S. M. Lundberg and S.-I. Lee, A unified approach to
     interpreting model predictions, NeurIPS 2017): the weighted least
@@ -38,22 +47,27 @@ Methods
     exactly through a Lagrange multiplier and every player kept (no
     feature selection). Coalition sizes whose expected sample count covers
     all their coalitions are enumerated; the others are sampled in
-    complementary pairs (S, N minus S) (I. Covert and S.-I. Lee, Improving
-    KernelSHAP, AISTATS 2021), with the number of pairs of each size class
-    {k, n - k} fixed in proportion to its kernel weight. Sizes 1 and n - 1
-    are always enumerated, so the minimum is 2n + 2.
+    complementary pairs (S, N minus S) without replacement (I. Covert and
+    S.-I. Lee, Improving KernelSHAP, AISTATS 2021), with the number of
+    pairs of each size class {k, n - k} fixed in proportion to its kernel
+    weight. Sizes 1 and n - 1 are always enumerated, so the minimum is
+    2n + 2.
 
 Every method evaluates each distinct coalition once. Permutation and
 antithetic sampling keep drawing orders while repeated prefixes leave
-budget, up to 50 orders per unit of budget. The orders stay independent,
-because whether one is kept depends on its coalitions, not on v.
+budget, up to 50 orders per unit of budget. Whether an order is kept
+depends on its coalitions, not on v. The stratified and kernel methods
+spend the budget to within one evaluation.
 
-Standard errors are the standard deviation of the mean, sqrt(var / N)
-with the sample variance of the N independent samples (orders, pairs of
-orders, stratum samples). For ``"kernel"`` they come from the
-linearization of the constrained least squares solution in the sampled
-pairs, within each size class. They measure the sampling spread,
-not the O(1/budget) bias of Kernel SHAP.
+Standard errors are the standard deviation of the mean. For permutation
+and antithetic sampling they come from the spread between the
+independent blocks of orders, and the blocks shrink at small budgets so
+that there are at least ``MIN_BLOCKS`` of them. For ``"stratified"``
+they add the per-stratum variances, and for ``"kernel"`` they come from
+the linearization of the constrained least squares solution in the
+sampled pairs, within each size class. Both apply the finite population
+correction of sampling without replacement. They measure the sampling
+spread, not the O(1/budget) bias of Kernel SHAP.
 """
 
 from __future__ import annotations
@@ -100,7 +114,7 @@ def minimum_budget(n_players: int, method: str) -> int:
     if method in ("permutation", "antithetic"):
         return 2 * n
     if method == "stratified":
-        return 2 + 2 * n + 4 * n * (n - 2)
+        return _stratified_minimum(n)
     return 2 * n + 2
 
 
@@ -198,6 +212,11 @@ def _ends(evaluate, n):
     return v[0], v[1]
 
 
+# Fewest independent blocks of orders that permutation and antithetic
+# sampling aim for: the standard error from B blocks is a t statistic
+# with B - 1 degrees of freedom, whose tails are heavy for small B.
+MIN_BLOCKS = 8
+
 # Stop drawing once this many samples in a row brought no new coalition:
 # the coalitions that the method can draw are then nearly all cached.
 MAX_FREE_DRAWS = 10_000
@@ -224,29 +243,30 @@ def _accept_within_budget(seen, rows, budget_left):
     return accepted, budget_left
 
 
-def _latin_block(rng, n):
-    """Return n orders, shape (n, 1, n), in which every player takes every position once.
+def _latin_block(rng, n, size):
+    """Return ``size`` <= n orders, shape (size, 1, n), in which no player takes a position twice.
 
-    The positions form the Latin square pos[k, i] = c[(a_k + b_i) mod n]
-    with the rows a, the columns b and the symbols c permuted at random,
-    so each order alone is uniform over the n! orders.
+    The positions are ``size`` rows of the Latin square
+    pos[k, i] = c[(a_k + b_i) mod n] with the rows a, the columns b and
+    the symbols c permuted at random, so each order alone is uniform over
+    the n! orders. With size = n every player takes every position once.
     """
-    a, b, c = rng.permutation(n), rng.permutation(n), rng.permutation(n)
+    a, b, c = rng.permutation(n)[:size], rng.permutation(n), rng.permutation(n)
     position = c[(a[:, None] + b[None, :]) % n]
     return np.argsort(position, axis=1)[:, None, :]
 
 
-def _orthogonal_block(rng, n):
-    """Return n - 1 antithetic pairs of orders, shape (n - 1, 2, n), from orthogonal directions.
+def _orthogonal_block(rng, n, size):
+    """Return ``size`` <= n - 1 antithetic pairs of orders, shape (size, 2, n), from orthogonal directions.
 
     An order is read off a direction x in the plane sum(x) = 0 by sorting
-    the players by x_i, so -x gives the reversed order. The n - 1
-    directions are a uniformly random orthonormal basis of that plane
-    (orthogonal spherical codes, R. Mitchell, J. Cooper, E. Frank and
+    the players by x_i, so -x gives the reversed order. The ``size``
+    directions are a uniformly random orthonormal set in that plane
+    (permutations from the sphere S^(n-2), R. Mitchell, J. Cooper, E. Frank and
     G. Holmes, Sampling permutations for Shapley value estimation, JMLR
     23, 2022). Each pair alone is a uniform order and its reverse.
     """
-    G = rng.normal(size=(n, n - 1))
+    G = rng.normal(size=(n, size))
     G -= G.mean(axis=0)
     Q, R = np.linalg.qr(G)
     Q *= np.sign(np.diag(R))  # sign fix that makes the basis Haar-distributed
@@ -260,8 +280,12 @@ def _permutation(evaluate, n, budget, rng, antithetic):
     seen = {0, (1 << n) - 1}
     budget_left = budget - 2
     make_block = _orthogonal_block if antithetic else _latin_block
-    block_size = n - 1 if antithetic else n
     unit_cost = (2 if antithetic else 1) * (n - 1)
+    # The standard error comes from the spread between blocks, so blocks
+    # shrink at small budgets to leave at least MIN_BLOCKS of them.
+    # unit_cost ignores the cache, so there are usually more.
+    largest = n - 1 if antithetic else n
+    block_size = int(min(largest, max(1, (budget - 2) // (unit_cost * MIN_BLOCKS))))
 
     accepted_units = []
     n_drawn = 0
@@ -270,7 +294,7 @@ def _permutation(evaluate, n, budget, rng, antithetic):
     # Units are accepted in order, so the last block may be cut short.
     while budget_left >= 1 and n_drawn < 50 * budget:
         n_blocks = budget_left // (unit_cost * block_size) + 1
-        units = np.concatenate([make_block(rng, n) for _ in range(n_blocks)])
+        units = np.concatenate([make_block(rng, n, block_size) for _ in range(n_blocks)])
         n_drawn += units.shape[0]
         prefixes = np.bitwise_or.accumulate(np.int64(1) << units, axis=2)[:, :, :-1]
         accepted, budget_left = _accept_within_budget(seen, prefixes.reshape(units.shape[0], -1), budget_left)
@@ -328,13 +352,34 @@ def _mean_and_error(samples):
     return mean, samples.std(axis=0, ddof=1) / math.sqrt(count)
 
 
-def _random_subsets(rng, players, sizes, n):
-    """Return masks of uniform random subsets of the given sizes from N minus {player}."""
-    keys = rng.random((players.shape[0], n))
-    keys[np.arange(players.shape[0]), players] = 2.0  # the excluded player sorts last
-    ranks = np.argsort(np.argsort(keys, axis=1), axis=1)
-    members = ranks < sizes[:, None]
-    return members.astype(np.int64) @ (np.int64(1) << np.arange(n, dtype=np.int64))
+def _pair_populations(n):
+    """Return the number of complementary pairs (S, N minus S) with |S| = k, for k = 0, ..., n // 2."""
+    return [math.comb(n, k) // (2 if 2 * k == n else 1) for k in range(n // 2 + 1)]
+
+
+def _even_allocation(total, populations):
+    """Split ``total`` pairs evenly over classes, none above its population (water filling)."""
+    counts = np.zeros(len(populations), dtype=np.int64)
+    open_classes = sorted(range(len(populations)), key=lambda c: populations[c])
+    left = total
+    while open_classes:
+        share = left // len(open_classes)
+        smallest = open_classes[0]
+        if populations[smallest] <= share:
+            counts[smallest] = populations[smallest]
+            left -= populations[smallest]
+            open_classes.pop(0)
+            continue
+        counts[open_classes] = share
+        for c in open_classes[: left - share * len(open_classes)]:
+            counts[c] += 1
+        break
+    return counts
+
+
+def _stratified_minimum(n):
+    populations = _pair_populations(n)
+    return 2 + 2 * n + sum(2 * min(n, populations[k]) for k in range(2, n // 2 + 1))
 
 
 def _stratified(evaluate, n, budget, rng):
@@ -343,89 +388,60 @@ def _stratified(evaluate, n, budget, rng):
     full = (1 << n) - 1
     singles = evaluate(np.int64(1) << players)
     all_but = evaluate(full ^ (np.int64(1) << players))
-    exact_sum = (singles - v_empty) + (v_full - all_but)  # strata s = 0 and s = n - 1
-    left = budget - 2 - 2 * n
 
-    # Enumerate the strata {k, n - 1 - k} from the ends inward while their
-    # coalitions cost no more evaluations than equal sampling would spend on
-    # them, keeping two pilot pairs (4n evaluations) for each size left.
-    random_sizes = list(range(1, n - 1))
-    evaluated_sizes = {0, 1, n - 1, n}
-    for k in range(1, n // 2):
-        level = sorted({k, n - 1 - k})
-        new_sizes = sorted({t for s in level for t in (s, s + 1)} - evaluated_sizes)
-        cost = sum(math.comb(n, t) for t in new_sizes)
-        expected = left * len(level) / len(random_sizes)
-        pilot_need = 4 * n * (len(random_sizes) - len(level))
-        if cost > expected or left - cost < pilot_need:
-            break
-        for t in new_sizes:
-            evaluated_sizes.add(t)
-        left -= cost
-        for size in level:
-            exact_sum += _stratum_mean_by_enumeration(evaluate, n, size)
-            random_sizes.remove(size)
-    if not random_sizes:
-        return exact_sum / n, np.zeros_like(exact_sum)
+    # Control variate: the additive game w(S) = sum_{j in S} a_j has phi(w) = a,
+    # so phi(v) = phi(v - w) + a for any fixed a. The a_j below are fixed by
+    # the exactly evaluated strata s = 0 and s = n - 1, and r = v - w keeps
+    # only the part of v that is not additive.
+    a = 0.5 * ((singles - v_empty) + (v_full - all_but))
 
-    # Random strata (i, s) for the sizes left, in the order i * R + (index of s).
-    n_sizes = len(random_sizes)
-    n_strata = n * n_sizes
-    stratum_player = np.repeat(players, n_sizes)
-    stratum_size = np.tile(np.array(random_sizes, dtype=np.int64), n)
-    pairs_left = left // 2
+    def residual(masks):
+        return evaluate(masks) - _members(masks, n) @ a
 
-    def draw(counts):
-        stratum = np.repeat(np.arange(n_strata), counts)
-        S = _random_subsets(rng, stratum_player[stratum], stratum_size[stratum], n)
-        values = evaluate(np.stack([S, S | (np.int64(1) << stratum_player[stratum])], axis=1))
-        return stratum, values[:, 1] - values[:, 0]
+    # Class 0 is the pair (empty, N) and class 1 the pairs ({j}, N minus {j}),
+    # all evaluated already. A pair contributes r(T) - r(N minus T) to
+    # player i, where T is the member of the pair that contains i.
+    r_empty, r_full = v_empty, v_full - a.sum(axis=0)
+    r_single, r_all_but = singles - a, all_but - (a.sum(axis=0) - a)
+    swapped = r_all_but - r_single
+    total = (r_full - r_empty) + (r_single - r_all_but) + (swapped.sum(axis=0) - swapped) / (n - 1)
+    variance = np.zeros_like(total)
 
-    # A pilot of half the pairs, at least 2 per stratum, spread evenly:
-    # Neyman allocation from 2-sample variances starved strata whose pilot
-    # happened to agree and then understated their variance.
-    pilot = np.full(n_strata, max(2, pairs_left // (2 * n_strata)), dtype=np.int64)
-    stratum, diffs = draw(pilot)
-    pairs_left -= int(pilot.sum())
-    sums = np.zeros((n_strata, evaluate.width))
-    squares = np.zeros((n_strata, evaluate.width))
-    np.add.at(sums, stratum, diffs)
-    np.add.at(squares, stratum, diffs**2)
-    counts = pilot.copy()
-
-    if pairs_left > 0:
-        spread = np.sqrt(np.maximum(squares - sums**2 / pilot[:, None], 0.0).mean(axis=1))
-        share = spread / spread.sum() if spread.sum() > 0 else np.full(n_strata, 1.0 / n_strata)
-        extra = np.floor(pairs_left * share).astype(np.int64)
-        leftover = pairs_left - int(extra.sum())
-        extra[np.argsort(-share, kind="stable")[:leftover]] += 1
-        stratum, diffs = draw(extra)
-        np.add.at(sums, stratum, diffs)
-        np.add.at(squares, stratum, diffs**2)
-        counts += extra
-
-    means = sums / counts[:, None]
-    variances = np.maximum(squares - counts[:, None] * means**2, 0.0) / (counts[:, None] - 1)
-    phi = (exact_sum + means.reshape(n, n_sizes, -1).sum(axis=1)) / n
-    var = (variances / counts[:, None]).reshape(n, n_sizes, -1).sum(axis=1) / n**2
-    return phi, np.sqrt(var)
+    populations = _pair_populations(n)
+    counts = _even_allocation((budget - 2 - 2 * n) // 2, populations[2:])
+    for k, count in zip(range(2, n // 2 + 1), counts.tolist()):
+        S = _distinct_subsets(rng, n, k, count)
+        pair_r = residual(np.stack([S, full ^ S], axis=1))
+        inside = _members(S, n).astype(bool)  # inside[p, i]: player i is in S_p
+        sign = np.where(inside, 1.0, -1.0)[:, :, None]
+        d = sign * (pair_r[:, 0] - pair_r[:, 1])[:, None, :]  # d[p, i] = r(T) - r(N minus T)
+        fraction_left = 1.0 - count / populations[k]  # finite population correction
+        domains = [np.ones_like(inside)] if 2 * k == n else [inside, ~inside]
+        for i in range(n):
+            mean, var = _class_term(d[:, i], [domain[:, i] for domain in domains], n, k)
+            total[i] += mean
+            variance[i] += fraction_left * var
+    return total / n + a, np.sqrt(variance) / n
 
 
-def _stratum_mean_by_enumeration(evaluate, n, size):
-    """Return E[v(S u {i}) - v(S)] over all S of the given size in N minus {i}, for every i.
+def _class_term(d, domains, n, k):
+    """Return the estimate of one player's class term and its variance, before the correction.
 
-    The differences are taken pair by pair, so a null player gets exactly 0.
+    The class term is the sum over the domains (pairs whose S contains the
+    player, pairs whose S does not) of the mean of d in the domain. A
+    domain with fewer than two pairs gives no variance, so the class is
+    then estimated by inverse inclusion probabilities over all its pairs.
     """
-    masks = _masks_of_size(n, size)
-    # One call evaluates every coalition of both sizes; the loop then reads the cache.
-    evaluate(np.concatenate([masks, _masks_of_size(n, size + 1)]))
-    means = np.empty((n, evaluate.width))
-    for i in range(n):
-        bit = np.int64(1) << i
-        S = masks[(masks & bit) == 0]
-        pairs = evaluate(np.stack([S, S | bit], axis=1))
-        means[i] = (pairs[:, 1] - pairs[:, 0]).mean(axis=0)
-    return means
+    counts = [int(domain.sum()) for domain in domains]
+    if min(counts) >= 2:
+        mean = sum(d[domain].mean(axis=0) for domain in domains)
+        var = sum(d[domain].var(axis=0, ddof=1) / c for domain, c in zip(domains, counts))
+        return mean, var
+    # NOTE: choosing this branch from the domain counts makes the estimate
+    # slightly biased. It only happens near the minimum budget.
+    inside = domains[0]
+    y = d * np.where(inside, n / k, n / (n - k))[:, None]
+    return y.mean(axis=0), y.var(axis=0, ddof=1) / y.shape[0]
 
 
 def _kernel(evaluate, n, budget, rng):
@@ -471,8 +487,14 @@ def _kernel(evaluate, n, budget, rng):
     class_mass = np.array([sum(mass[s - 1] for s in {k, n - k}) for k in classes])
     n_pairs = left // 2 if classes else 0
     counts = _largest_remainder(n_pairs, class_mass) if n_pairs else np.zeros(len(classes), dtype=np.int64)
-    sizes = np.repeat(np.array(classes, dtype=np.int64), counts)
-    S = _uniform_subsets(rng, sizes, n)
+    # Pairs are drawn without replacement, so every pair costs two new
+    # evaluations. A class is never asked for more pairs than it holds.
+    populations = np.array([_pair_populations(n)[k] for k in classes], dtype=np.int64)
+    counts = np.minimum(counts, populations)
+    n_pairs = int(counts.sum())
+    S = np.concatenate(
+        [_distinct_subsets(rng, n, k, int(c)) for k, c in zip(classes, counts)] + [np.zeros(0, dtype=np.int64)]
+    )
     pair_masks = np.stack([S, full ^ S], axis=1)
     pair_class = np.repeat(np.arange(len(classes)), counts)
     with np.errstate(divide="ignore", invalid="ignore"):
@@ -510,7 +532,8 @@ def _kernel(evaluate, n, budget, rng):
     # Pair u changes phi by omega_u g_u to first order, with
     # g_u = M (z (v0(S) - z.phi) + z' (v0(S') - z'.phi)) and M the top-left
     # block of the inverse KKT matrix. Within class k the c_k pairs are
-    # independent, so Var(phi) = sum_k c_k omega_k**2 Var_k(g).
+    # drawn without replacement from the P_k pairs of the class, so
+    # Var(phi) = sum_k (1 - c_k / P_k) c_k omega_k**2 Var_k(g).
     residual = v_pairs - np.einsum("pkn,nw->pkw", Z_pairs, phi)
     r = np.einsum("pkn,pkw->pnw", Z_pairs, residual)
     g = np.einsum("ij,pjw->piw", inverse_kkt[:n, :n], r)
@@ -520,7 +543,7 @@ def _kernel(evaluate, n, budget, rng):
         if count == 0:
             continue
         within = g[pair_class == k].var(axis=0, ddof=1) if count >= 2 else pooled
-        variance += count * omega_class[k] ** 2 * within
+        variance += (1.0 - count / populations[k]) * count * omega_class[k] ** 2 * within
     return phi, np.sqrt(variance)
 
 
@@ -544,10 +567,27 @@ def _masks_of_size(n, s):
     return np.array(masks, dtype=np.int64)
 
 
-def _uniform_subsets(rng, sizes, n):
-    keys = rng.random((sizes.shape[0], n))
-    ranks = np.argsort(np.argsort(keys, axis=1), axis=1)
-    return (ranks < sizes[:, None]).astype(np.int64) @ (np.int64(1) << np.arange(n, dtype=np.int64))
+def _distinct_subsets(rng, n, k, count):
+    """Return ``count`` distinct uniform random k-subsets of N as masks, drawn without replacement.
+
+    For 2k = n a subset and its complement form the same pair, so the
+    draws are distinct up to complement. ``count`` must not exceed the
+    population, ``_pair_populations(n)[k]``.
+    """
+    weights = np.int64(1) << np.arange(n, dtype=np.int64)
+    full = (1 << n) - 1
+    chosen: dict[int, None] = {}  # keeps the order of the draws
+    while len(chosen) < count:
+        needed = count - len(chosen)
+        keys = rng.random((needed + needed // 4 + 8, n))
+        ranks = np.argsort(np.argsort(keys, axis=1), axis=1)
+        for S in ((ranks < k).astype(np.int64) @ weights).tolist():
+            key = min(S, full ^ S) if 2 * k == n else S
+            if key not in chosen:
+                chosen[key] = None
+                if len(chosen) == count:
+                    break
+    return np.fromiter(chosen, dtype=np.int64, count=count)
 
 
 __all__ = ["Estimate", "SAMPLING_METHODS", "minimum_budget", "sample"]
