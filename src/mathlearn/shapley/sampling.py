@@ -277,15 +277,19 @@ def _orthogonal_block(rng, n, size):
 
 def _permutation(evaluate, n, budget, rng, antithetic):
     v_empty, v_full = _ends(evaluate, n)
-    seen = {0, (1 << n) - 1}
-    budget_left = budget - 2
+    strata = _affordable_strata(n, budget) if antithetic else []
+    exact_strata = _exact_pair_strata(evaluate, n, strata) if strata else {}
+    seen = set(evaluate.cache)
+    budget_left = budget - evaluate.count
     make_block = _orthogonal_block if antithetic else _latin_block
-    unit_cost = (2 if antithetic else 1) * (n - 1)
+    # With strata 1, ..., m enumerated, prefixes of sizes up to m + 1 and
+    # from n - m - 1 are cached, so an order costs at most n - 3 - 2m.
+    unit_cost = (2 if antithetic else 1) * (n - 1 - (2 * max(exact_strata) + 2 if exact_strata else 0))
     # The standard error comes from the spread between blocks, so blocks
     # shrink at small budgets to leave at least MIN_BLOCKS of them.
-    # unit_cost ignores the cache, so there are usually more.
+    # unit_cost ignores other cached prefixes, so there are usually more.
     largest = n - 1 if antithetic else n
-    block_size = int(min(largest, max(1, (budget - 2) // (unit_cost * MIN_BLOCKS))))
+    block_size = int(min(largest, max(1, budget_left // (unit_cost * MIN_BLOCKS))))
 
     accepted_units = []
     n_drawn = 0
@@ -318,7 +322,71 @@ def _permutation(evaluate, n, budget, rng, antithetic):
     rows = np.arange(orders.shape[0])[:, None]
     per_order[rows, orders] = contributions  # per_order[k, i] is the contribution of i in order k
     per_unit_mean = per_order.reshape(n_units, per_unit, n, evaluate.width).mean(axis=1)
+    if exact_strata:
+        # A player's pair mean at fold stratum s is replaced by its expectation
+        # M_i(s), which the enumeration gives exactly. Each order is uniform, so
+        # the estimate stays unbiased and loses the within-stratum variance.
+        position = np.argsort(units[:, 0, :], axis=1)  # position[u, i] in the forward order
+        fold = np.minimum(position, n - 1 - position)
+        for s, M in exact_strata.items():
+            hit = fold == s
+            per_unit_mean[hit] = np.broadcast_to(M, per_unit_mean.shape)[hit]
     return _cluster_mean_and_error(per_unit_mean, np.arange(n_units) // block_size)
+
+
+# Largest share of the budget that antithetic sampling spends on
+# enumerating the fold strata next to the ends. At n = 14 stratum 1
+# costs 210 evaluations, and at budgets 500 and 1000 spending them
+# did not lower the error on a tanh network game (60 seeds).
+EXACT_STRATA_SHARE = 0.2
+
+
+def _affordable_strata(n, budget):
+    """Return the fold strata 1, ..., m whose coalitions fit in ``EXACT_STRATA_SHARE`` of the budget.
+
+    Fold stratum s holds positions s and n - 1 - s of an order, and its pair
+    contributions use coalitions of sizes s, s + 1, n - 1 - s and n - s.
+    Enumerating strata 1 to m costs every coalition of sizes 1 to m + 1 and
+    n - m - 1 to n - 1. Only strata with s + 1 < n - 1 - s are taken, so
+    the middle of the order is always sampled.
+    """
+    strata = []
+    cost = 2 * n  # sizes 1 and n - 1
+    s = 1
+    while s + 1 < n - 1 - s:
+        cost += 2 * math.comb(n, s + 1)
+        if cost > EXACT_STRATA_SHARE * budget:
+            break
+        strata.append(s)
+        s += 1
+    return strata
+
+
+def _exact_pair_strata(evaluate, n, strata):
+    """Return {s: M} with M[i] the mean pair contribution of player i at fold stratum s.
+
+    The pair contribution of i with predecessors T (|T| = s) is
+    (v(T + i) - v(T) + v(N - T) - v(N - T - i)) / 2, the mean over the
+    orders pi and reversed pi that put i at positions s and n - 1 - s.
+    M[i] is its mean over every T of size s without i. The differences are
+    taken before the mean, so a null player gets exactly 0.
+    """
+    full = (1 << n) - 1
+    # Sizes 1 and n - 1 are evaluated even without strata, as the cost in
+    # _affordable_strata assumes.
+    singles = np.int64(1) << np.arange(n, dtype=np.int64)
+    evaluate(np.concatenate([singles, full ^ singles]))
+    exact = {}
+    for s in strata:
+        T = _masks_of_size(n, s)
+        M = np.empty((n, evaluate.width))
+        for i in range(n):
+            bit = np.int64(1) << i
+            Ti = T[(T & bit) == 0]
+            v = evaluate(np.stack([Ti | bit, Ti, full ^ Ti, full ^ Ti ^ bit], axis=1))
+            M[i] = (0.5 * ((v[:, 0] - v[:, 1]) + (v[:, 2] - v[:, 3]))).mean(axis=0)
+        exact[s] = M
+    return exact
 
 
 def _cluster_mean_and_error(samples, cluster):
