@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import itertools
+
 import numpy as np
 import pytest
 
 from mathlearn import shapley
+from mathlearn.shapley import sampling
 
 U = np.finfo(np.float64).eps / 2
 
@@ -110,18 +113,66 @@ def test_efficiency_holds_exactly(method, n_outputs):
     shapley.check_efficiency(game, estimate.values, atol=atol)
 
 
-@pytest.mark.parametrize("method", ["permutation", "antithetic"])
-def test_null_player_gets_zero(method):
-    n = 10
-    rng = np.random.default_rng(4)
-    table = rng.normal(size=2**n)
+def null_player_game(n):
+    """A random table game in which player 3 adds nothing to any coalition."""
+    table = np.random.default_rng(4).normal(size=2**n)
     masks = np.arange(2**n)
-    table[masks & 8 != 0] = table[masks[masks & 8 != 0] ^ 8]  # player 3 adds nothing
-    game = shapley.TableGame(table)
-    estimate = shapley.sample(game, 1000, method=method, seed=1)
+    table[masks & 8 != 0] = table[masks[masks & 8 != 0] ^ 8]
+    return shapley.TableGame(table)
+
+
+@pytest.mark.parametrize(("method", "budget"), [("permutation", 1000), ("antithetic", 200)])
+def test_null_player_gets_zero(method, budget):
+    # At budget 200 with 10 players antithetic sampling enumerates no
+    # strata, so every sample of player 3 is a difference of equal values.
+    assert method != "antithetic" or not sampling._affordable_strata(10, budget)
+    game = null_player_game(10)
+    estimate = shapley.sample(game, budget, method=method, seed=1)
     result = shapley.check_null_player(game, estimate.values, atol=0.0)
     assert result.checked == (3,)
     assert estimate.std_errors[3] == 0.0
+
+
+def test_antithetic_null_player_within_errors():
+    # With enumerated strata each pair's efficiency gap is shared by all
+    # players, so a null player gets a small estimate of mean 0.
+    assert sampling._affordable_strata(10, 1000)
+    estimate = shapley.sample(null_player_game(10), 1000, method="antithetic", seed=1)
+    assert abs(estimate.values[3]) <= 6 * estimate.std_errors[3]
+
+
+def test_exact_pair_strata_match_all_orders():
+    # M[i] at fold stratum s is the mean of (c_i(pi) + c_i(reversed pi)) / 2
+    # over the orders pi that put i at position s, where c_i is the marginal
+    # contribution of i. The reference averages over all 6! orders.
+    n = 6
+    table = np.random.default_rng(12).normal(size=2**n)
+    evaluate = sampling._Evaluator(shapley.TableGame(table), None)
+    exact = sampling._exact_pair_strata(evaluate, n, [1, 2])
+    for s in (1, 2):
+        totals, counts = np.zeros(n), np.zeros(n)
+        for order in itertools.permutations(range(n)):
+            i = order[s]
+            before = sum(1 << j for j in order[:s])
+            after = sum(1 << j for j in order[s + 1:])  # the predecessors of i in the reversed order
+            totals[i] += 0.5 * (table[before | 1 << i] - table[before] + table[after | 1 << i] - table[after])
+            counts[i] += 1
+        np.testing.assert_allclose(exact[s][:, 0], totals / counts, rtol=0, atol=1e-12)
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_strata_keep_order_two_exactness(seed):
+    # Every pair mean and every enumerated stratum mean equals phi_i on such
+    # a game, and the efficiency gaps are 0 up to rounding. The rounding of
+    # the samples stays below 4 n u M as in the single pair, and the shared
+    # gap adds at most as much again.
+    n = 9
+    assert sampling._affordable_strata(n, 400)
+    game, a, B = order_two_game(n, seed)
+    estimate = shapley.sample(game, 400, method="antithetic", seed=seed)
+    closed_form = a + (B.sum(axis=0) + B.sum(axis=1)) / 2
+    M = float(np.abs(game.table()).max())
+    np.testing.assert_allclose(estimate.values, closed_form, rtol=0, atol=8 * n * U * M)
 
 
 @pytest.mark.parametrize("method", shapley.SAMPLING_METHODS)
