@@ -14,6 +14,14 @@
 // ctz(g), so each step costs h_1 additions per background row instead of
 // n_0 h_1 multiply-adds, and no hybrid row z_{S,k} is ever stored.
 //
+// Ratio units. For tanh (c = 2) and the sigmoid (c = 1), a unit i may keep
+// y = exp(c u_i) instead of u_i. A step then multiplies y by
+// exp(+-c V_{t,k,i}), precomputed once, and the activation follows from y
+// without exp: tanh(u) = (y - 1) / (y + 1) and sigmoid(u) = y / (1 + y).
+// Each step costs one product and one division, where tanh costs an exp
+// and a division. Units with small M_i (defined below) or a large c M_i keep
+// u instead, so that the drift bound below and the range of y hold.
+//
 // Rounding drift: u is kept in double and recomputed directly at the start
 // of every segment of 2^kSegmentLog2 consecutive Gray indices. A direct
 // value has error at most (n_0 + 1) eps M_i (eps = 2^-53, first order), where
@@ -24,11 +32,25 @@
 // (n_0 + 1 + 5 (2^kSegmentLog2 - 1)) eps M_i of its exact value, before its
 // rounding to T. Layers 2..L then run in T as forward() does.
 //
+// A ratio unit meets the same bound for u' = ln(y) / c, the pre-activation
+// that its y represents exactly. The start y = exp(c u) adds 2 eps / c to
+// the direct error, if std::exp is within 1 ulp (2 eps relative). A step
+// adds 2 eps |V_{t,k,i}| <= 4 eps M_i from V and 3 eps / c from the
+// rounding of exp and of the product. With M_i >= kRatioMinBound / c = 4 / c,
+// that is at most 5 eps M_i per step, and the 2 eps / c of the start fits in
+// the slack of the 255 steps after it. The activation is then within 3 eps
+// relative of sigma(u') (three roundings for tanh, two for the sigmoid),
+// and it is rounded to T once.
+// NOTE: the bound assumes std::exp within 1.5 ulp; glibc 2.28 and later use
+// the exp of ARM's optimized-routines, whose stated worst case is 0.509 ulp.
+// Other C libraries were not checked.
+//
 // Everything here is pure C++ and runs without the GIL; the caller checks
 // shapes and allocates the output.
 #pragma once
 
 #include <algorithm>
+#include <cmath>
 #include <cstddef>
 #include <cstdint>
 #include <vector>
@@ -50,6 +72,30 @@ constexpr int kWideLayer = 8;
 // stay near 2^14 elements (128 KiB in double) and in the L2 cache.
 constexpr std::ptrdiff_t kBlockElements = std::ptrdiff_t(1) << 14;
 
+// A unit is a ratio unit when kRatioMinBound <= c M_i <= kRatioMaxBound.
+// The lower limit keeps the drift bound above. The upper one keeps
+// y = exp(c u) in [e^-128, e^128] and every ratio exp(+-c V) in
+// [e^-256, e^256], far inside the normal range of double.
+constexpr double kRatioMinBound = 4.0;
+constexpr double kRatioMaxBound = 128.0;
+
+// The loops of one walk step, defined in model_game_loops.cpp with one
+// version per instruction set. For e < count:
+//   tanh_ratio_step:    y[e] *= ratio[e], a[e] = (y[e] - 1) / (y[e] + 1)
+//   sigmoid_ratio_step: y[e] *= ratio[e], a[e] = y[e] / (1 + y[e])
+//   shift_step:         u[e] += sign V[e] (sign = +-1), z[e] = u[e]
+// and dot_rows is Z = A W^T + b, one dot product per output, for W (n_out, n_in).
+void tanh_ratio_step(double* y, const double* ratio, std::ptrdiff_t count, double* a);
+void tanh_ratio_step(double* y, const double* ratio, std::ptrdiff_t count, float* a);
+void sigmoid_ratio_step(double* y, const double* ratio, std::ptrdiff_t count, double* a);
+void sigmoid_ratio_step(double* y, const double* ratio, std::ptrdiff_t count, float* a);
+void shift_step(double* u, const double* V, double sign, std::ptrdiff_t count, double* z);
+void shift_step(double* u, const double* V, double sign, std::ptrdiff_t count, float* z);
+void dot_rows(std::ptrdiff_t rows, int n_in, int n_out, const double* W, const double* b, const double* A,
+              double* Z);
+void dot_rows(std::ptrdiff_t rows, int n_in, int n_out, const float* W, const float* b, const float* A,
+              float* Z);
+
 template <class T>
 class ModelGameWalk {
    public:
@@ -58,26 +104,54 @@ class ModelGameWalk {
                   std::ptrdiff_t K, const std::int64_t* players, int p)
         : lay_(lay), act_(act), w_(w), x_(x), background_(background), K_(K), players_(players), p_(p) {
         const int n0 = lay_.n[0];
-        const int h = lay_.n[1];
-        h_ = h;
-        // V[t][k][i] = W_1[i, j_t] (x_{j_t} - b_{k, j_t}), in double.
-        V_.resize(static_cast<std::size_t>(p_) * K_ * h);
+        h_ = lay_.n[1];
+        if (lay_.depth() >= 2 && act_.kind == Activation::tanh) c_ = 2.0;
+        if (lay_.depth() >= 2 && act_.kind == Activation::sigmoid) c_ = 1.0;
+        order_units();
+
+        // For ratio unit r (unit i = unit_[r]) and shift unit s:
+        //   up_[t][k][r] = exp(c V_{t,k,i}), down_[t][k][r] = exp(-c V_{t,k,i}),
+        //   V_[t][k][s] = V_{t,k,unit_[n_ratio_ + s]}, all from V in double.
+        const std::ptrdiff_t n_ratio = n_ratio_;
+        const std::ptrdiff_t n_shift = h_ - n_ratio_;
+        up_.resize(static_cast<std::size_t>(p_ * K_ * n_ratio));
+        down_.resize(up_.size());
+        V_.resize(static_cast<std::size_t>(p_ * K_ * n_shift));
         const T* W1 = w_ + lay_.w_offset[0];
         for (int t = 0; t < p_; ++t) {
             const std::int64_t j = players_[t];
             for (std::ptrdiff_t k = 0; k < K_; ++k) {
                 const double d = double(x_[j]) - double(background_[k * n0 + j]);
-                double* v = V_.data() + (std::ptrdiff_t(t) * K_ + k) * h;
-                for (int i = 0; i < h; ++i) v[i] = double(W1[std::ptrdiff_t(i) * n0 + j]) * d;
+                const std::ptrdiff_t row = std::ptrdiff_t(t) * K_ + k;
+                for (std::ptrdiff_t r = 0; r < n_ratio; ++r) {
+                    const double v = double(W1[std::ptrdiff_t(unit_[r]) * n0 + j]) * d;
+                    up_[row * n_ratio + r] = std::exp(c_ * v);
+                    down_[row * n_ratio + r] = std::exp(-c_ * v);
+                }
+                for (std::ptrdiff_t s = 0; s < n_shift; ++s) {
+                    const int i = unit_[n_ratio + s];
+                    V_[row * n_shift + s] = double(W1[std::ptrdiff_t(i) * n0 + j]) * d;
+                }
+            }
+        }
+
+        // Layer 2 reads the first layer's units in the order unit_, so its
+        // columns are permuted alike; the network is the same.
+        if (lay_.depth() >= 2) {
+            const int n2 = lay_.n[2];
+            const T* W2 = w_ + lay_.w_offset[1];
+            W2_.resize(static_cast<std::size_t>(n2) * h_);
+            for (int o = 0; o < n2; ++o) {
+                for (int r = 0; r < h_; ++r) W2_[std::size_t(o) * h_ + r] = W2[std::ptrdiff_t(o) * h_ + unit_[r]];
             }
         }
         // Wide layers among 2..L read W_l^T, so that each output row is b_l plus
-        // a sum of contiguous columns scaled by the inputs (see affine_rows).
+        // a sum of contiguous columns scaled by the inputs (see layer_rows).
         // transposed_[l - 2] is empty for a narrow layer l.
         for (int l = 2; l <= lay_.depth(); ++l) {
             const int n_in = lay_.n[l - 1];
             const int n_out = lay_.n[l];
-            const T* W = w_ + lay_.w_offset[l - 1];
+            const T* W = layer_weights(l);
             if (n_out < kWideLayer) {
                 transposed_.emplace_back();
                 continue;
@@ -99,7 +173,8 @@ class ModelGameWalk {
         // inside the OpenMP region of run() would terminate the process.
         scratch_.resize(static_cast<std::size_t>(std::max(1, max_threads())));
         for (Scratch& s : scratch_) {
-            s.u.resize(static_cast<std::size_t>(K_) * h_);
+            s.y.resize(static_cast<std::size_t>(K_ * n_ratio));
+            s.u.resize(static_cast<std::size_t>(K_ * n_shift));
             const std::size_t rows = static_cast<std::size_t>(block_ * K_);
             s.a.resize(rows * width_);
             s.next.resize(rows * width_);
@@ -126,12 +201,16 @@ class ModelGameWalk {
         }
     }
 
+    // Number of first-layer units that the walk keeps as y = exp(c u).
+    int ratio_units() const { return n_ratio_; }
+
    private:
     struct Scratch {
-        std::vector<double> u;  // running pre-activation, (K, h_1)
-        std::vector<T> a;       // block activations, (block rows, width)
-        std::vector<T> next;    // the next layer of the block, same size
-        std::vector<char> in_S; // membership of each input feature, (n_0,)
+        std::vector<double> y;   // exp(c u) of the ratio units, (K, n_ratio_)
+        std::vector<double> u;   // pre-activation of the other units, (K, h_1 - n_ratio_)
+        std::vector<T> a;        // block activations, (block rows, width)
+        std::vector<T> next;     // the next layer of the block, same size
+        std::vector<char> in_S;  // membership of each input feature, (n_0,)
     };
 
     static int thread_index() {
@@ -142,12 +221,47 @@ class ModelGameWalk {
 #endif
     }
 
-    // u_{S,k} = b_1 + W_1 z_{S,k} computed directly, summed over j in order.
-    void direct_preactivation(std::uint64_t mask, Scratch& s) const {
+    // Order the first layer's units: ratio units first, then the others,
+    // each in increasing index (see kRatioMinBound).
+    void order_units() {
         const int n0 = lay_.n[0];
         const T* W1 = w_ + lay_.w_offset[0];
         const T* b1 = w_ + lay_.b_offset[0];
-        double* u = s.u.data();
+        std::vector<double> extent(static_cast<std::size_t>(n0));
+        for (int j = 0; j < n0; ++j) {
+            double e = std::fabs(double(x_[j]));
+            for (std::ptrdiff_t k = 0; k < K_; ++k) e = std::max(e, std::fabs(double(background_[k * n0 + j])));
+            extent[std::size_t(j)] = e;
+        }
+        std::vector<int> others;
+        for (int i = 0; i < h_; ++i) {
+            // M_i of the drift bound, rounded; the limits have wide margins.
+            double M = std::fabs(double(b1[i]));
+            for (int j = 0; j < n0; ++j) M += std::fabs(double(W1[std::ptrdiff_t(i) * n0 + j])) * extent[std::size_t(j)];
+            if (c_ > 0.0 && c_ * M >= kRatioMinBound && c_ * M <= kRatioMaxBound) {
+                unit_.push_back(i);
+            } else {
+                others.push_back(i);
+            }
+        }
+        n_ratio_ = int(unit_.size());
+        unit_.insert(unit_.end(), others.begin(), others.end());
+    }
+
+    const T* layer_weights(int l) const { return l == 2 ? W2_.data() : w_ + lay_.w_offset[l - 1]; }
+
+    T ratio_activation(double y) const {
+        if (act_.kind == Activation::tanh) return static_cast<T>((y - 1.0) / (y + 1.0));
+        return static_cast<T>(y / (1.0 + y));
+    }
+
+    // Write the first layer of coalition `mask` into dst (K, h_1) from a
+    // direct computation, and restart y and u from it.
+    void direct_preactivation(std::uint64_t mask, Scratch& s, T* dst) const {
+        const int n0 = lay_.n[0];
+        const T* W1 = w_ + lay_.w_offset[0];
+        const T* b1 = w_ + lay_.b_offset[0];
+        const std::ptrdiff_t n_shift = h_ - n_ratio_;
         char* in_S = s.in_S.data();
         std::fill(in_S, in_S + n0, char(0));
         for (int t = 0; t < p_; ++t) {
@@ -155,18 +269,52 @@ class ModelGameWalk {
         }
         for (std::ptrdiff_t k = 0; k < K_; ++k) {
             const T* b = background_ + k * n0;
-            double* uk = u + k * h_;
-            for (int i = 0; i < h_; ++i) {
+            for (int r = 0; r < h_; ++r) {
+                const int i = unit_[r];
                 const T* Wi = W1 + std::ptrdiff_t(i) * n0;
                 double sum = double(b1[i]);
                 for (int j = 0; j < n0; ++j) sum += double(Wi[j]) * double(in_S[j] ? x_[j] : b[j]);
-                uk[i] = sum;
+                if (r < n_ratio_) {
+                    const double y = std::exp(c_ * sum);
+                    s.y[std::size_t(k * n_ratio_ + r)] = y;
+                    dst[k * h_ + r] = ratio_activation(y);
+                } else {
+                    s.u[std::size_t(k * n_shift + (r - n_ratio_))] = sum;
+                    dst[k * h_ + r] = static_cast<T>(sum);
+                }
+            }
+        }
+    }
+
+    void ratio_step(double* y, const double* ratio, std::ptrdiff_t count, T* a) const {
+        if (act_.kind == Activation::tanh) {
+            tanh_ratio_step(y, ratio, count, a);
+        } else {
+            sigmoid_ratio_step(y, ratio, count, a);
+        }
+    }
+
+    // Move y and u from mask(g - 1) to mask(g), which adds (join) or removes
+    // player t, and write the first layer into dst (K, h_1).
+    void step(int t, bool join, Scratch& s, T* dst) const {
+        const std::ptrdiff_t n_ratio = n_ratio_;
+        const std::ptrdiff_t n_shift = h_ - n_ratio_;
+        const double* ratio = (join ? up_ : down_).data() + std::ptrdiff_t(t) * K_ * n_ratio;
+        const double* V = V_.data() + std::ptrdiff_t(t) * K_ * n_shift;
+        const double sign = join ? 1.0 : -1.0;
+        if (n_shift == 0) {
+            ratio_step(s.y.data(), ratio, K_ * n_ratio, dst);
+        } else if (n_ratio == 0) {
+            shift_step(s.u.data(), V, sign, K_ * n_shift, dst);
+        } else {
+            for (std::ptrdiff_t k = 0; k < K_; ++k) {
+                ratio_step(s.y.data() + k * n_ratio, ratio + k * n_ratio, n_ratio, dst + k * h_);
+                shift_step(s.u.data() + k * n_shift, V + k * n_shift, sign, n_shift, dst + k * h_ + n_ratio);
             }
         }
     }
 
     void walk_segment(std::int64_t first, std::int64_t last, Scratch& s, double* table) const {
-        double* u = s.u.data();
         const std::ptrdiff_t row_size = K_ * h_;
         std::uint64_t masks[std::size_t(1) << kSegmentLog2];
         std::int64_t g = first;
@@ -178,30 +326,27 @@ class ModelGameWalk {
                 masks[c] = mask;
                 T* dst = s.a.data() + c * row_size;
                 if (g == first) {
-                    direct_preactivation(mask, s);
-                    for (std::ptrdiff_t e = 0; e < row_size; ++e) dst[e] = static_cast<T>(u[e]);
-                    continue;
-                }
-                // mask(g) and mask(g - 1) differ in bit ctz(g). The update and
-                // the copy into the block share one pass over u.
-                const int t = __builtin_ctzll(std::uint64_t(g));
-                const double* v = V_.data() + std::ptrdiff_t(t) * row_size;
-                if ((mask >> t) & 1u) {
-#pragma omp simd
-                    for (std::ptrdiff_t e = 0; e < row_size; ++e) {
-                        u[e] += v[e];
-                        dst[e] = static_cast<T>(u[e]);
-                    }
+                    direct_preactivation(mask, s, dst);
                 } else {
-#pragma omp simd
-                    for (std::ptrdiff_t e = 0; e < row_size; ++e) {
-                        u[e] -= v[e];
-                        dst[e] = static_cast<T>(u[e]);
-                    }
+                    // mask(g) and mask(g - 1) differ in bit ctz(g).
+                    const int t = __builtin_ctzll(std::uint64_t(g));
+                    step(t, ((mask >> t) & 1u) != 0, s, dst);
                 }
             }
             finish_block(c, masks, s, table);
         }
+    }
+
+    // Apply sigma to the first layer's units that are not ratio units (those
+    // are activated already), for `rows` rows of A (rows, h_1).
+    void activate_shift_units(std::ptrdiff_t rows, T* A) const {
+        const std::ptrdiff_t n_shift = h_ - n_ratio_;
+        if (n_shift == 0) return;
+        if (n_ratio_ == 0) {
+            apply_activation(act_, A, rows * h_);
+            return;
+        }
+        for (std::ptrdiff_t r = 0; r < rows; ++r) apply_activation(act_, A + r * h_ + n_ratio_, n_shift);
     }
 
     // Run layers 2..L over the block's c * K rows and write the means over k.
@@ -211,8 +356,12 @@ class ModelGameWalk {
         T* A = s.a.data();
         T* Z = s.next.data();
         for (int l = 2; l <= L; ++l) {
-            apply_activation(act_, A, rows * lay_.n[l - 1]);
-            affine_rows(l, rows, A, Z);
+            if (l == 2) {
+                activate_shift_units(rows, A);
+            } else {
+                apply_activation(act_, A, rows * lay_.n[l - 1]);
+            }
+            layer_rows(l, rows, A, Z);
             std::swap(A, Z);
         }
         const int m = lay_.n[L];
@@ -231,35 +380,14 @@ class ModelGameWalk {
     // Narrow layers (the output layer, mostly) take one dot product per output,
     // vectorized over the inputs. Wider ones add columns of W_l^T scaled by the
     // inputs, vectorized over the outputs. Both orders obey the same rounding bound.
-    void affine_rows(int l, std::ptrdiff_t rows, const T* A, T* Z) const {
+    void layer_rows(int l, std::ptrdiff_t rows, const T* A, T* Z) const {
         const int n_in = lay_.n[l - 1];
         const int n_out = lay_.n[l];
         const T* b = w_ + lay_.b_offset[l - 1];
         if (n_out < kWideLayer) {
-            const T* W = w_ + lay_.w_offset[l - 1];
-            for (std::ptrdiff_t r = 0; r < rows; ++r) {
-                const T* a = A + r * n_in;
-                for (int i = 0; i < n_out; ++i) {
-                    const T* Wi = W + std::ptrdiff_t(i) * n_in;
-                    T sum = T(0);
-#pragma omp simd reduction(+ : sum)
-                    for (int j = 0; j < n_in; ++j) sum += Wi[j] * a[j];
-                    Z[r * n_out + i] = b[i] + sum;
-                }
-            }
-            return;
-        }
-        const T* Wt = transposed_[static_cast<std::size_t>(l - 2)].data();
-        for (std::ptrdiff_t r = 0; r < rows; ++r) {
-            const T* a = A + r * n_in;
-            T* z = Z + r * n_out;
-            std::copy(b, b + n_out, z);
-            for (int j = 0; j < n_in; ++j) {
-                const T aj = a[j];
-                const T* column = Wt + std::ptrdiff_t(j) * n_out;
-#pragma omp simd
-                for (int i = 0; i < n_out; ++i) z[i] += aj * column[i];
-            }
+            dot_rows(rows, n_in, n_out, layer_weights(l), b, A, Z);
+        } else {
+            affine_rows(rows, n_in, n_out, transposed_[static_cast<std::size_t>(l - 2)].data(), b, A, Z);
         }
     }
 
@@ -272,9 +400,15 @@ class ModelGameWalk {
     const std::int64_t* players_;
     int p_;
     int h_ = 0;
+    double c_ = 0.0;             // y = exp(c u) for ratio units; 0 when there are none
+    int n_ratio_ = 0;
+    std::vector<int> unit_;      // first-layer units in walk order, ratio units first
     int width_ = 1;
     std::ptrdiff_t block_ = 1;
-    std::vector<double> V_;
+    std::vector<double> up_;     // (p, K, n_ratio_)
+    std::vector<double> down_;   // (p, K, n_ratio_)
+    std::vector<double> V_;      // (p, K, h_1 - n_ratio_)
+    std::vector<T> W2_;          // W_2 with columns in the order unit_
     std::vector<std::vector<T>> transposed_;
     std::vector<Scratch> scratch_;  // one per OpenMP thread
 };
