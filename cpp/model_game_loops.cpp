@@ -14,21 +14,42 @@ namespace mathlearn {
 
 namespace {
 
-template <class T>
-inline void tanh_ratio_step_body(double* y, const double* ratio, std::ptrdiff_t count, T* a) {
-    for (std::ptrdiff_t e = 0; e < count; ++e) {
-        const double y_new = y[e] * ratio[e];
-        y[e] = y_new;
-        a[e] = static_cast<T>((y_new - 1.0) / (y_new + 1.0));
+// y[e] *= ratio[e] for e < count, then a[e] = sigma(u) from y = exp(c u), with
+// sigma(u) = numerator(y) / (y + 1): numerator y - 1 for tanh (c = 2) and y for
+// the sigmoid (c = 1). Element e is paired with e + count / 2, and both
+// quotients share one division: with q = y + 1,
+//   n_1 / q_1 = (n_1 q_2) / (q_1 q_2) and n_2 / q_2 = (n_2 q_1) / (q_1 q_2).
+// A division costs several multiplications, and it bounds this loop. Each
+// quotient takes at most 7 roundings (6 for the sigmoid), so it is within
+// 7 eps relative. q_1 q_2 <= (e^128 + 1)^2 cannot overflow (kRatioMaxBound).
+template <bool kTanh, class T>
+inline void ratio_pairs(std::ptrdiff_t half, double* __restrict y_first, double* __restrict y_second,
+                        const double* __restrict ratio_first, const double* __restrict ratio_second,
+                        T* __restrict a_first, T* __restrict a_second) {
+    for (std::ptrdiff_t e = 0; e < half; ++e) {
+        const double y1 = y_first[e] * ratio_first[e];
+        const double y2 = y_second[e] * ratio_second[e];
+        y_first[e] = y1;
+        y_second[e] = y2;
+        const double q1 = y1 + 1.0;
+        const double q2 = y2 + 1.0;
+        const double n1 = kTanh ? y1 - 1.0 : y1;
+        const double n2 = kTanh ? y2 - 1.0 : y2;
+        const double inverse = 1.0 / (q1 * q2);
+        a_first[e] = static_cast<T>((n1 * q2) * inverse);
+        a_second[e] = static_cast<T>((n2 * q1) * inverse);
     }
 }
 
-template <class T>
-inline void sigmoid_ratio_step_body(double* y, const double* ratio, std::ptrdiff_t count, T* a) {
-    for (std::ptrdiff_t e = 0; e < count; ++e) {
-        const double y_new = y[e] * ratio[e];
-        y[e] = y_new;
-        a[e] = static_cast<T>(y_new / (1.0 + y_new));
+template <bool kTanh, class T>
+inline void ratio_step_body(double* y, const double* ratio, std::ptrdiff_t count, T* a) {
+    const std::ptrdiff_t half = count / 2;
+    ratio_pairs<kTanh>(half, y, y + half, ratio, ratio + half, a, a + half);
+    if (count % 2 != 0) {
+        const std::ptrdiff_t e = count - 1;
+        const double y_last = y[e] * ratio[e];
+        y[e] = y_last;
+        a[e] = static_cast<T>((kTanh ? y_last - 1.0 : y_last) / (y_last + 1.0));
     }
 }
 
@@ -59,19 +80,19 @@ inline void dot_rows_body(std::ptrdiff_t rows, int n_in, int n_out, const T* W, 
 }  // namespace
 
 MATHLEARN_CLONES void tanh_ratio_step(double* y, const double* ratio, std::ptrdiff_t count, double* a) {
-    tanh_ratio_step_body(y, ratio, count, a);
+    ratio_step_body<true>(y, ratio, count, a);
 }
 
 MATHLEARN_CLONES void tanh_ratio_step(double* y, const double* ratio, std::ptrdiff_t count, float* a) {
-    tanh_ratio_step_body(y, ratio, count, a);
+    ratio_step_body<true>(y, ratio, count, a);
 }
 
 MATHLEARN_CLONES void sigmoid_ratio_step(double* y, const double* ratio, std::ptrdiff_t count, double* a) {
-    sigmoid_ratio_step_body(y, ratio, count, a);
+    ratio_step_body<false>(y, ratio, count, a);
 }
 
 MATHLEARN_CLONES void sigmoid_ratio_step(double* y, const double* ratio, std::ptrdiff_t count, float* a) {
-    sigmoid_ratio_step_body(y, ratio, count, a);
+    ratio_step_body<false>(y, ratio, count, a);
 }
 
 MATHLEARN_CLONES void shift_step(double* u, const double* V, double sign, std::ptrdiff_t count, double* z) {
