@@ -83,14 +83,21 @@ constexpr double kRatioMaxBound = 128.0;
 // version per instruction set. For e < count:
 //   tanh_ratio_step:    y[e] *= ratio[e], a[e] = (y[e] - 1) / (y[e] + 1)
 //   sigmoid_ratio_step: y[e] *= ratio[e], a[e] = y[e] / (1 + y[e])
-//   shift_step:         u[e] += sign V[e] (sign = +-1), z[e] = u[e]
-// and dot_rows is Z = A W^T + b, one dot product per output, for W (n_out, n_in).
+//   shift_step:         u[e] += sign V[e] (sign = +-1, or 0 to keep u), z[e] = u[e]
+// tanh_ratio_sum and sigmoid_ratio_sum do the same step on y (rows, width)
+// and set s[i] to the sum of a over the rows instead of storing a.
+// add_column_sums adds the rows of a (rows, width) to s (width,).
+// dot_rows is Z = A W^T + b, one dot product per output, for W (n_out, n_in).
 void tanh_ratio_step(double* y, const double* ratio, std::ptrdiff_t count, double* a);
 void tanh_ratio_step(double* y, const double* ratio, std::ptrdiff_t count, float* a);
 void sigmoid_ratio_step(double* y, const double* ratio, std::ptrdiff_t count, double* a);
 void sigmoid_ratio_step(double* y, const double* ratio, std::ptrdiff_t count, float* a);
 void shift_step(double* u, const double* V, double sign, std::ptrdiff_t count, double* z);
 void shift_step(double* u, const double* V, double sign, std::ptrdiff_t count, float* z);
+void tanh_ratio_sum(double* y, const double* ratio, std::ptrdiff_t rows, std::ptrdiff_t width, double* s);
+void sigmoid_ratio_sum(double* y, const double* ratio, std::ptrdiff_t rows, std::ptrdiff_t width, double* s);
+void add_column_sums(const double* a, std::ptrdiff_t rows, std::ptrdiff_t width, double* s);
+double dot_product(const double* a, const double* b, std::ptrdiff_t count);
 void dot_rows(std::ptrdiff_t rows, int n_in, int n_out, const double* W, const double* b, const double* A,
               double* Z);
 void dot_rows(std::ptrdiff_t rows, int n_in, int n_out, const float* W, const float* b, const float* A,
@@ -125,15 +132,19 @@ class ModelGameWalk {
                 const std::ptrdiff_t row = std::ptrdiff_t(t) * K_ + k;
                 for (std::ptrdiff_t r = 0; r < n_ratio; ++r) {
                     const double v = double(W1[std::ptrdiff_t(unit_[r]) * n0 + j]) * d;
-                    up_[row * n_ratio + r] = std::exp(c_ * v);
-                    down_[row * n_ratio + r] = std::exp(-c_ * v);
+                    up_[std::size_t(row * n_ratio + r)] = std::exp(c_ * v);
+                    down_[std::size_t(row * n_ratio + r)] = std::exp(-c_ * v);
                 }
                 for (std::ptrdiff_t s = 0; s < n_shift; ++s) {
-                    const int i = unit_[n_ratio + s];
-                    V_[row * n_shift + s] = double(W1[std::ptrdiff_t(i) * n0 + j]) * d;
+                    const int i = unit_[std::size_t(n_ratio + s)];
+                    V_[std::size_t(row * n_shift + s)] = double(W1[std::ptrdiff_t(i) * n0 + j]) * d;
                 }
             }
         }
+        // Multiplying by 1 or adding 0 * V is exact, so a step with these
+        // keeps y and u and only evaluates the first layer.
+        ones_.assign(static_cast<std::size_t>(K_ * n_ratio), 1.0);
+        zeros_.assign(static_cast<std::size_t>(K_ * n_shift), 0.0);
 
         // Layer 2 reads the first layer's units in the order unit_, so its
         // columns are permuted alike; the network is the same.
@@ -142,13 +153,18 @@ class ModelGameWalk {
             const T* W2 = w_ + lay_.w_offset[1];
             W2_.resize(static_cast<std::size_t>(n2) * h_);
             for (int o = 0; o < n2; ++o) {
-                for (int r = 0; r < h_; ++r) W2_[std::size_t(o) * h_ + r] = W2[std::ptrdiff_t(o) * h_ + unit_[r]];
+                for (int r = 0; r < h_; ++r) {
+                    W2_[std::size_t(o) * h_ + r] = W2[std::ptrdiff_t(o) * h_ + unit_[std::size_t(r)]];
+                }
             }
+        }
+        if (mean_path()) {
+            W2_double_.assign(W2_.begin(), W2_.end());
         }
         // Wide layers among 2..L read W_l^T, so that each output row is b_l plus
         // a sum of contiguous columns scaled by the inputs (see layer_rows).
         // transposed_[l - 2] is empty for a narrow layer l.
-        for (int l = 2; l <= lay_.depth(); ++l) {
+        for (int l = 2; l <= lay_.depth() && !mean_path(); ++l) {
             const int n_in = lay_.n[l - 1];
             const int n_out = lay_.n[l];
             const T* W = layer_weights(l);
@@ -175,10 +191,15 @@ class ModelGameWalk {
         for (Scratch& s : scratch_) {
             s.y.resize(static_cast<std::size_t>(K_ * n_ratio));
             s.u.resize(static_cast<std::size_t>(K_ * n_shift));
-            const std::size_t rows = static_cast<std::size_t>(block_ * K_);
-            s.a.resize(rows * width_);
-            s.next.resize(rows * width_);
             s.in_S.resize(static_cast<std::size_t>(n0));
+            if (mean_path()) {
+                s.sums.resize(static_cast<std::size_t>(h_));
+                s.shift_a.resize(static_cast<std::size_t>(K_ * n_shift));
+            } else {
+                const std::size_t rows = static_cast<std::size_t>(block_ * K_);
+                s.a.resize(rows * width_);
+                s.next.resize(rows * width_);
+            }
         }
     }
 
@@ -196,21 +217,25 @@ class ModelGameWalk {
 #pragma omp for schedule(static)
             for (std::int64_t s = 0; s < n_segments; ++s) {
                 const std::int64_t first = s * segment;
-                walk_segment(first, std::min(total, first + segment), scratch, table);
+                const std::int64_t last = std::min(total, first + segment);
+                if (mean_path()) {
+                    walk_segment_mean(first, last, scratch, table);
+                } else {
+                    walk_segment(first, last, scratch, table);
+                }
             }
         }
     }
 
-    // Number of first-layer units that the walk keeps as y = exp(c u).
-    int ratio_units() const { return n_ratio_; }
-
    private:
     struct Scratch {
-        std::vector<double> y;   // exp(c u) of the ratio units, (K, n_ratio_)
-        std::vector<double> u;   // pre-activation of the other units, (K, h_1 - n_ratio_)
-        std::vector<T> a;        // block activations, (block rows, width)
-        std::vector<T> next;     // the next layer of the block, same size
-        std::vector<char> in_S;  // membership of each input feature, (n_0,)
+        std::vector<double> y;        // exp(c u) of the ratio units, (K, n_ratio_)
+        std::vector<double> u;        // pre-activation of the other units, (K, h_1 - n_ratio_)
+        std::vector<char> in_S;       // membership of each input feature, (n_0,)
+        std::vector<double> sums;     // mean path: sum over k of each unit's activation, (h_1,)
+        std::vector<double> shift_a;  // mean path: activations of the other units, (K, h_1 - n_ratio_)
+        std::vector<T> a;             // block path: block activations, (block rows, width)
+        std::vector<T> next;          // block path: the next layer of the block, same size
     };
 
     static int thread_index() {
@@ -220,6 +245,12 @@ class ModelGameWalk {
         return 0;
 #endif
     }
+
+    // With one hidden layer, v(S) = b_2 + W_2 mean_k sigma(u_{S,k}) because the
+    // output layer is affine, so the walk averages the first layer's
+    // activations over k in double and applies W_2 once per coalition.
+    // Deeper networks run layers 2..L per hybrid row in blocks.
+    bool mean_path() const { return lay_.depth() == 2; }
 
     // Order the first layer's units: ratio units first, then the others,
     // each in increasing index (see kRatioMinBound).
@@ -250,14 +281,9 @@ class ModelGameWalk {
 
     const T* layer_weights(int l) const { return l == 2 ? W2_.data() : w_ + lay_.w_offset[l - 1]; }
 
-    T ratio_activation(double y) const {
-        if (act_.kind == Activation::tanh) return static_cast<T>((y - 1.0) / (y + 1.0));
-        return static_cast<T>(y / (1.0 + y));
-    }
-
-    // Write the first layer of coalition `mask` into dst (K, h_1) from a
-    // direct computation, and restart y and u from it.
-    void direct_preactivation(std::uint64_t mask, Scratch& s, T* dst) const {
+    // Restart y and u from a direct computation of the first pre-activation
+    // of coalition `mask`.
+    void direct_preactivation(std::uint64_t mask, Scratch& s) const {
         const int n0 = lay_.n[0];
         const T* W1 = w_ + lay_.w_offset[0];
         const T* b1 = w_ + lay_.b_offset[0];
@@ -270,20 +296,36 @@ class ModelGameWalk {
         for (std::ptrdiff_t k = 0; k < K_; ++k) {
             const T* b = background_ + k * n0;
             for (int r = 0; r < h_; ++r) {
-                const int i = unit_[r];
+                const int i = unit_[std::size_t(r)];
                 const T* Wi = W1 + std::ptrdiff_t(i) * n0;
                 double sum = double(b1[i]);
                 for (int j = 0; j < n0; ++j) sum += double(Wi[j]) * double(in_S[j] ? x_[j] : b[j]);
                 if (r < n_ratio_) {
-                    const double y = std::exp(c_ * sum);
-                    s.y[std::size_t(k * n_ratio_ + r)] = y;
-                    dst[k * h_ + r] = ratio_activation(y);
+                    s.y[std::size_t(k * n_ratio_ + r)] = std::exp(c_ * sum);
                 } else {
                     s.u[std::size_t(k * n_shift + (r - n_ratio_))] = sum;
-                    dst[k * h_ + r] = static_cast<T>(sum);
                 }
             }
         }
+    }
+
+    // The tables of step g: ratios and V for adding or removing player
+    // ctz(g), or ones and zeros at the start of a segment.
+    struct StepTables {
+        const double* ratio;
+        const double* V;
+        double sign;
+    };
+
+    StepTables step_tables(std::int64_t g, std::int64_t first, std::uint64_t mask) const {
+        if (g == first) return {ones_.data(), zeros_.data(), 1.0};
+        // mask(g) and mask(g - 1) differ in bit ctz(g).
+        const int t = __builtin_ctzll(std::uint64_t(g));
+        const bool join = ((mask >> t) & 1u) != 0;
+        const std::ptrdiff_t n_ratio = n_ratio_;
+        const std::ptrdiff_t n_shift = h_ - n_ratio_;
+        return {(join ? up_ : down_).data() + std::ptrdiff_t(t) * K_ * n_ratio,
+                V_.data() + std::ptrdiff_t(t) * K_ * n_shift, join ? 1.0 : -1.0};
     }
 
     void ratio_step(double* y, const double* ratio, std::ptrdiff_t count, T* a) const {
@@ -294,22 +336,20 @@ class ModelGameWalk {
         }
     }
 
-    // Move y and u from mask(g - 1) to mask(g), which adds (join) or removes
-    // player t, and write the first layer into dst (K, h_1).
-    void step(int t, bool join, Scratch& s, T* dst) const {
+    // Block path: move y and u by one step and write the first layer's
+    // pre-activations (shift units) or activations (ratio units) into dst (K, h_1).
+    void step_into_block(const StepTables& step, Scratch& s, T* dst) const {
         const std::ptrdiff_t n_ratio = n_ratio_;
         const std::ptrdiff_t n_shift = h_ - n_ratio_;
-        const double* ratio = (join ? up_ : down_).data() + std::ptrdiff_t(t) * K_ * n_ratio;
-        const double* V = V_.data() + std::ptrdiff_t(t) * K_ * n_shift;
-        const double sign = join ? 1.0 : -1.0;
         if (n_shift == 0) {
-            ratio_step(s.y.data(), ratio, K_ * n_ratio, dst);
+            ratio_step(s.y.data(), step.ratio, K_ * n_ratio, dst);
         } else if (n_ratio == 0) {
-            shift_step(s.u.data(), V, sign, K_ * n_shift, dst);
+            shift_step(s.u.data(), step.V, step.sign, K_ * n_shift, dst);
         } else {
             for (std::ptrdiff_t k = 0; k < K_; ++k) {
-                ratio_step(s.y.data() + k * n_ratio, ratio + k * n_ratio, n_ratio, dst + k * h_);
-                shift_step(s.u.data() + k * n_shift, V + k * n_shift, sign, n_shift, dst + k * h_ + n_ratio);
+                ratio_step(s.y.data() + k * n_ratio, step.ratio + k * n_ratio, n_ratio, dst + k * h_);
+                shift_step(s.u.data() + k * n_shift, step.V + k * n_shift, step.sign, n_shift,
+                           dst + k * h_ + n_ratio);
             }
         }
     }
@@ -324,16 +364,44 @@ class ModelGameWalk {
             for (; g < block_end; ++g, ++c) {
                 const std::uint64_t mask = std::uint64_t(g) ^ (std::uint64_t(g) >> 1);
                 masks[c] = mask;
-                T* dst = s.a.data() + c * row_size;
-                if (g == first) {
-                    direct_preactivation(mask, s, dst);
-                } else {
-                    // mask(g) and mask(g - 1) differ in bit ctz(g).
-                    const int t = __builtin_ctzll(std::uint64_t(g));
-                    step(t, ((mask >> t) & 1u) != 0, s, dst);
-                }
+                if (g == first) direct_preactivation(mask, s);
+                step_into_block(step_tables(g, first, mask), s, s.a.data() + c * row_size);
             }
             finish_block(c, masks, s, table);
+        }
+    }
+
+    // Mean path (see mean_path): per coalition, the sums over k of the
+    // activations, then v = b_2 + (W_2 sums) / K in double.
+    void walk_segment_mean(std::int64_t first, std::int64_t last, Scratch& s, double* table) const {
+        const std::ptrdiff_t n_ratio = n_ratio_;
+        const std::ptrdiff_t n_shift = h_ - n_ratio_;
+        const int m = lay_.n[2];
+        const T* b2 = w_ + lay_.b_offset[1];
+        const double inv_K = 1.0 / double(K_);
+        double* sums = s.sums.data();
+        for (std::int64_t g = first; g < last; ++g) {
+            const std::uint64_t mask = std::uint64_t(g) ^ (std::uint64_t(g) >> 1);
+            if (g == first) direct_preactivation(mask, s);
+            const StepTables step = step_tables(g, first, mask);
+            if (n_ratio > 0) {
+                if (act_.kind == Activation::tanh) {
+                    tanh_ratio_sum(s.y.data(), step.ratio, K_, n_ratio, sums);
+                } else {
+                    sigmoid_ratio_sum(s.y.data(), step.ratio, K_, n_ratio, sums);
+                }
+            }
+            if (n_shift > 0) {
+                double* a = s.shift_a.data();
+                shift_step(s.u.data(), step.V, step.sign, K_ * n_shift, a);
+                apply_activation(act_, a, K_ * n_shift);
+                std::fill(sums + n_ratio, sums + h_, 0.0);
+                add_column_sums(a, K_, n_shift, sums + n_ratio);
+            }
+            double* out = table + std::ptrdiff_t(mask) * m;
+            for (int o = 0; o < m; ++o) {
+                out[o] = double(b2[o]) + dot_product(W2_double_.data() + std::ptrdiff_t(o) * h_, sums, h_) * inv_K;
+            }
         }
     }
 
@@ -400,15 +468,18 @@ class ModelGameWalk {
     const std::int64_t* players_;
     int p_;
     int h_ = 0;
-    double c_ = 0.0;             // y = exp(c u) for ratio units; 0 when there are none
+    double c_ = 0.0;  // y = exp(c u) for ratio units; 0 when there are none
     int n_ratio_ = 0;
-    std::vector<int> unit_;      // first-layer units in walk order, ratio units first
+    std::vector<int> unit_;  // first-layer units in walk order, ratio units first
     int width_ = 1;
     std::ptrdiff_t block_ = 1;
     std::vector<double> up_;     // (p, K, n_ratio_)
     std::vector<double> down_;   // (p, K, n_ratio_)
     std::vector<double> V_;      // (p, K, h_1 - n_ratio_)
+    std::vector<double> ones_;   // (K, n_ratio_)
+    std::vector<double> zeros_;  // (K, h_1 - n_ratio_)
     std::vector<T> W2_;          // W_2 with columns in the order unit_
+    std::vector<double> W2_double_;  // the same in double, for the mean path
     std::vector<std::vector<T>> transposed_;
     std::vector<Scratch> scratch_;  // one per OpenMP thread
 };

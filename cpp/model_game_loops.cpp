@@ -1,9 +1,9 @@
 // The per-coalition loops of the model-game walk (model_game.hpp), compiled
 // once per instruction set like the loops of activations.cpp.
 //
-// Every loop here is elementwise or a dot product in a fixed order, and
-// CMakeLists.txt passes -ffp-contract=off, so the AVX-512, AVX2 and
-// baseline versions round identically.
+// Every loop here is elementwise, sums along rows, or a dot product in a
+// fixed order (dot_lanes), and CMakeLists.txt passes -ffp-contract=off, so
+// the AVX-512, AVX2 and baseline versions round identically.
 #include <cstddef>
 
 #include "model_game.hpp"
@@ -53,6 +53,45 @@ inline void ratio_step_body(double* y, const double* ratio, std::ptrdiff_t count
     }
 }
 
+// The ratio step of `rows` rows of `width` units, y and ratio (rows, width),
+// that adds each unit's activations over the rows into s (width,) instead of
+// storing them. Row k is paired with row k + rows / 2 as in ratio_step_body,
+// and s[i] is the sum over those pairs of (a_1 + a_2), plus the last row
+// when rows is odd.
+template <bool kTanh>
+inline void ratio_sum_body(double* y, const double* ratio, std::ptrdiff_t rows, std::ptrdiff_t width,
+                           double* __restrict s) {
+    for (std::ptrdiff_t i = 0; i < width; ++i) s[i] = 0.0;
+    const std::ptrdiff_t half = rows / 2;
+    for (std::ptrdiff_t k = 0; k < half; ++k) {
+        double* __restrict y1 = y + k * width;
+        double* __restrict y2 = y + (k + half) * width;
+        const double* __restrict r1 = ratio + k * width;
+        const double* __restrict r2 = ratio + (k + half) * width;
+        for (std::ptrdiff_t i = 0; i < width; ++i) {
+            const double v1 = y1[i] * r1[i];
+            const double v2 = y2[i] * r2[i];
+            y1[i] = v1;
+            y2[i] = v2;
+            const double q1 = v1 + 1.0;
+            const double q2 = v2 + 1.0;
+            const double n1 = kTanh ? v1 - 1.0 : v1;
+            const double n2 = kTanh ? v2 - 1.0 : v2;
+            const double inverse = 1.0 / (q1 * q2);
+            s[i] += (n1 * q2) * inverse + (n2 * q1) * inverse;
+        }
+    }
+    if (rows % 2 != 0) {
+        double* __restrict y1 = y + (rows - 1) * width;
+        const double* __restrict r1 = ratio + (rows - 1) * width;
+        for (std::ptrdiff_t i = 0; i < width; ++i) {
+            const double v1 = y1[i] * r1[i];
+            y1[i] = v1;
+            s[i] += (kTanh ? v1 - 1.0 : v1) / (v1 + 1.0);
+        }
+    }
+}
+
 template <class T>
 inline void shift_step_body(double* u, const double* V, double sign, std::ptrdiff_t count, T* z) {
     for (std::ptrdiff_t e = 0; e < count; ++e) {
@@ -62,18 +101,27 @@ inline void shift_step_body(double* u, const double* V, double sign, std::ptrdif
     }
 }
 
+// sum_j a[j] b[j] in 8 interleaved partial sums (lane l takes j = l mod 8)
+// added in a fixed tree. The order does not depend on the vector width, so
+// every version of the loop rounds alike, which `#pragma omp simd
+// reduction` would not promise.
+template <class T>
+inline T dot_lanes(const T* __restrict a, const T* __restrict b, std::ptrdiff_t count) {
+    T lane[8] = {T(0), T(0), T(0), T(0), T(0), T(0), T(0), T(0)};
+    std::ptrdiff_t j = 0;
+    for (; j + 8 <= count; j += 8) {
+        for (int l = 0; l < 8; ++l) lane[l] += a[j + l] * b[j + l];
+    }
+    for (int l = 0; j + l < count; ++l) lane[l] += a[j + l] * b[j + l];
+    return ((lane[0] + lane[4]) + (lane[1] + lane[5])) + ((lane[2] + lane[6]) + (lane[3] + lane[7]));
+}
+
 template <class T>
 inline void dot_rows_body(std::ptrdiff_t rows, int n_in, int n_out, const T* W, const T* b, const T* A,
                           T* Z) {
     for (std::ptrdiff_t r = 0; r < rows; ++r) {
         const T* a = A + r * n_in;
-        for (int i = 0; i < n_out; ++i) {
-            const T* Wi = W + std::ptrdiff_t(i) * n_in;
-            T sum = T(0);
-#pragma omp simd reduction(+ : sum)
-            for (int j = 0; j < n_in; ++j) sum += Wi[j] * a[j];
-            Z[r * n_out + i] = b[i] + sum;
-        }
+        for (int i = 0; i < n_out; ++i) Z[r * n_out + i] = b[i] + dot_lanes(W + std::ptrdiff_t(i) * n_in, a, n_in);
     }
 }
 
@@ -111,6 +159,27 @@ MATHLEARN_CLONES void dot_rows(std::ptrdiff_t rows, int n_in, int n_out, const d
 MATHLEARN_CLONES void dot_rows(std::ptrdiff_t rows, int n_in, int n_out, const float* W, const float* b,
                                const float* A, float* Z) {
     dot_rows_body(rows, n_in, n_out, W, b, A, Z);
+}
+
+MATHLEARN_CLONES void tanh_ratio_sum(double* y, const double* ratio, std::ptrdiff_t rows, std::ptrdiff_t width,
+                                      double* s) {
+    ratio_sum_body<true>(y, ratio, rows, width, s);
+}
+
+MATHLEARN_CLONES void sigmoid_ratio_sum(double* y, const double* ratio, std::ptrdiff_t rows,
+                                         std::ptrdiff_t width, double* s) {
+    ratio_sum_body<false>(y, ratio, rows, width, s);
+}
+
+MATHLEARN_CLONES void add_column_sums(const double* a, std::ptrdiff_t rows, std::ptrdiff_t width, double* s) {
+    for (std::ptrdiff_t k = 0; k < rows; ++k) {
+        const double* row = a + k * width;
+        for (std::ptrdiff_t i = 0; i < width; ++i) s[i] += row[i];
+    }
+}
+
+MATHLEARN_CLONES double dot_product(const double* a, const double* b, std::ptrdiff_t count) {
+    return dot_lanes(a, b, count);
 }
 
 }  // namespace mathlearn
