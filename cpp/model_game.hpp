@@ -116,30 +116,18 @@ class ModelGameWalk {
         if (lay_.depth() >= 2 && act_.kind == Activation::sigmoid) c_ = 1.0;
         order_units();
 
-        // For ratio unit r (unit i = unit_[r]) and shift unit s:
-        //   up_[t][k][r] = exp(c V_{t,k,i}), down_[t][k][r] = exp(-c V_{t,k,i}),
-        //   V_[t][k][s] = V_{t,k,unit_[n_ratio_ + s]}, all from V in double.
+        // The tables are filled by run(), on all threads (see fill_tables).
         const std::ptrdiff_t n_ratio = n_ratio_;
         const std::ptrdiff_t n_shift = h_ - n_ratio_;
         up_.resize(static_cast<std::size_t>(p_ * K_ * n_ratio));
         down_.resize(up_.size());
         V_.resize(static_cast<std::size_t>(p_ * K_ * n_shift));
+        // Rows of W_1 in the order unit_, in double, for direct_preactivation.
         const T* W1 = w_ + lay_.w_offset[0];
-        for (int t = 0; t < p_; ++t) {
-            const std::int64_t j = players_[t];
-            for (std::ptrdiff_t k = 0; k < K_; ++k) {
-                const double d = double(x_[j]) - double(background_[k * n0 + j]);
-                const std::ptrdiff_t row = std::ptrdiff_t(t) * K_ + k;
-                for (std::ptrdiff_t r = 0; r < n_ratio; ++r) {
-                    const double v = double(W1[std::ptrdiff_t(unit_[r]) * n0 + j]) * d;
-                    up_[std::size_t(row * n_ratio + r)] = std::exp(c_ * v);
-                    down_[std::size_t(row * n_ratio + r)] = std::exp(-c_ * v);
-                }
-                for (std::ptrdiff_t s = 0; s < n_shift; ++s) {
-                    const int i = unit_[std::size_t(n_ratio + s)];
-                    V_[std::size_t(row * n_shift + s)] = double(W1[std::ptrdiff_t(i) * n0 + j]) * d;
-                }
-            }
+        W1_double_.resize(static_cast<std::size_t>(h_) * n0);
+        for (int r = 0; r < h_; ++r) {
+            const T* Wi = W1 + std::ptrdiff_t(unit_[std::size_t(r)]) * n0;
+            std::copy(Wi, Wi + n0, W1_double_.begin() + std::ptrdiff_t(r) * n0);
         }
         // Multiplying by 1 or adding 0 * V is exact, so a step with these
         // keeps y and u and only evaluates the first layer.
@@ -191,7 +179,7 @@ class ModelGameWalk {
         for (Scratch& s : scratch_) {
             s.y.resize(static_cast<std::size_t>(K_ * n_ratio));
             s.u.resize(static_cast<std::size_t>(K_ * n_shift));
-            s.in_S.resize(static_cast<std::size_t>(n0));
+            s.z.resize(static_cast<std::size_t>(n0));
             if (mean_path()) {
                 s.sums.resize(static_cast<std::size_t>(h_));
                 s.shift_a.resize(static_cast<std::size_t>(K_ * n_shift));
@@ -213,6 +201,8 @@ class ModelGameWalk {
         const int n_threads = int(scratch_.size());
 #pragma omp parallel num_threads(n_threads) if (n_segments > 1 && work >= double(kParallelMinWork))
         {
+#pragma omp for schedule(static)
+            for (int t = 0; t < p_; ++t) fill_tables(t);
             Scratch& scratch = scratch_[static_cast<std::size_t>(thread_index())];
 #pragma omp for schedule(static)
             for (std::int64_t s = 0; s < n_segments; ++s) {
@@ -231,7 +221,7 @@ class ModelGameWalk {
     struct Scratch {
         std::vector<double> y;        // exp(c u) of the ratio units, (K, n_ratio_)
         std::vector<double> u;        // pre-activation of the other units, (K, h_1 - n_ratio_)
-        std::vector<char> in_S;       // membership of each input feature, (n_0,)
+        std::vector<double> z;        // one hybrid row, (n_0,)
         std::vector<double> sums;     // mean path: sum over k of each unit's activation, (h_1,)
         std::vector<double> shift_a;  // mean path: activations of the other units, (K, h_1 - n_ratio_)
         std::vector<T> a;             // block path: block activations, (block rows, width)
@@ -281,25 +271,45 @@ class ModelGameWalk {
 
     const T* layer_weights(int l) const { return l == 2 ? W2_.data() : w_ + lay_.w_offset[l - 1]; }
 
+    // Fill the tables of player t: for ratio unit r (unit i = unit_[r]) and
+    // shift unit s, up_[t][k][r] = exp(c V_{t,k,i}), down_[t][k][r] =
+    // exp(-c V_{t,k,i}) and V_[t][k][s] = V_{t,k,unit_[n_ratio_ + s]}, from V in double.
+    void fill_tables(int t) {
+        const int n0 = lay_.n[0];
+        const std::ptrdiff_t n_ratio = n_ratio_;
+        const std::ptrdiff_t n_shift = h_ - n_ratio_;
+        const std::int64_t j = players_[t];
+        for (std::ptrdiff_t k = 0; k < K_; ++k) {
+            const double d = double(x_[j]) - double(background_[k * n0 + j]);
+            const std::ptrdiff_t row = std::ptrdiff_t(t) * K_ + k;
+            for (std::ptrdiff_t r = 0; r < h_; ++r) {
+                const double v = W1_double_[std::size_t(r * n0 + j)] * d;
+                if (r < n_ratio) {
+                    up_[std::size_t(row * n_ratio + r)] = std::exp(c_ * v);
+                    down_[std::size_t(row * n_ratio + r)] = std::exp(-c_ * v);
+                } else {
+                    V_[std::size_t(row * n_shift + (r - n_ratio))] = v;
+                }
+            }
+        }
+    }
+
     // Restart y and u from a direct computation of the first pre-activation
-    // of coalition `mask`.
+    // of coalition `mask`: u_i = b_{1,i} + W_1[i, :] z in double.
     void direct_preactivation(std::uint64_t mask, Scratch& s) const {
         const int n0 = lay_.n[0];
-        const T* W1 = w_ + lay_.w_offset[0];
         const T* b1 = w_ + lay_.b_offset[0];
         const std::ptrdiff_t n_shift = h_ - n_ratio_;
-        char* in_S = s.in_S.data();
-        std::fill(in_S, in_S + n0, char(0));
-        for (int t = 0; t < p_; ++t) {
-            if ((mask >> t) & 1u) in_S[static_cast<std::size_t>(players_[t])] = 1;
-        }
+        double* z = s.z.data();
         for (std::ptrdiff_t k = 0; k < K_; ++k) {
             const T* b = background_ + k * n0;
+            for (int j = 0; j < n0; ++j) z[j] = double(b[j]);
+            for (int t = 0; t < p_; ++t) {
+                if ((mask >> t) & 1u) z[players_[t]] = double(x_[players_[t]]);
+            }
             for (int r = 0; r < h_; ++r) {
-                const int i = unit_[std::size_t(r)];
-                const T* Wi = W1 + std::ptrdiff_t(i) * n0;
-                double sum = double(b1[i]);
-                for (int j = 0; j < n0; ++j) sum += double(Wi[j]) * double(in_S[j] ? x_[j] : b[j]);
+                const double* Wr = W1_double_.data() + std::ptrdiff_t(r) * n0;
+                const double sum = double(b1[unit_[std::size_t(r)]]) + dot_product(Wr, z, n0);
                 if (r < n_ratio_) {
                     s.y[std::size_t(k * n_ratio_ + r)] = std::exp(c_ * sum);
                 } else {
@@ -478,6 +488,7 @@ class ModelGameWalk {
     std::vector<double> V_;      // (p, K, h_1 - n_ratio_)
     std::vector<double> ones_;   // (K, n_ratio_)
     std::vector<double> zeros_;  // (K, h_1 - n_ratio_)
+    std::vector<double> W1_double_;  // (h_1, n_0), rows of W_1 in the order unit_
     std::vector<T> W2_;          // W_2 with columns in the order unit_
     std::vector<double> W2_double_;  // the same in double, for the mean path
     std::vector<std::vector<T>> transposed_;
