@@ -77,7 +77,7 @@ constexpr std::ptrdiff_t kBlockElements = std::ptrdiff_t(1) << 14;
 // y = exp(c u) in [e^-128, e^128] and every ratio exp(+-c V) in
 // [e^-256, e^256], far inside the normal range of double.
 constexpr double kRatioMinBound = 4.0;
-constexpr double kRatioMaxBound = 128.0;
+constexpr double kRatioMaxBound = 64.0;
 
 // The loops of one walk step, defined in model_game_loops.cpp with one
 // version per instruction set. For e < count:
