@@ -18,9 +18,10 @@
 // y = exp(c u_i) instead of u_i. A step then multiplies y by
 // exp(+-c V_{t,k,i}), precomputed once, and the activation follows from y
 // without exp: tanh(u) = (y - 1) / (y + 1) and sigmoid(u) = y / (1 + y).
-// Each step costs one product and one division, where tanh costs an exp
-// and a division. Units with small M_i (defined below) or a large c M_i keep
-// u instead, so that the drift bound below and the range of y hold.
+// Two or four such quotients share one division (model_game_loops.cpp), so
+// a step costs a few products per unit where tanh costs an exp and a
+// division. Units with small M_i (defined below) or a large c M_i keep u
+// instead (shift units), so that the drift bound below and the range of y hold.
 //
 // Rounding drift: u is kept in double and recomputed directly at the start
 // of every segment of 2^kSegmentLog2 consecutive Gray indices. A direct
@@ -29,21 +30,31 @@
 // bounds |u_i|. Each update adds at most 5 eps M_i: V_{t,k,i} is rounded
 // twice (difference, product) and |V_{t,k,i}| <= 2 M_i, and the sum is
 // rounded once more. So every pre-activation used is within
-// (n_0 + 1 + 5 (2^kSegmentLog2 - 1)) eps M_i of its exact value, before its
-// rounding to T. Layers 2..L then run in T as forward() does.
+// (n_0 + 1 + 5 (2^kSegmentLog2 - 1)) eps M_i of its exact value, before any
+// rounding to T (only the block path below rounds it, once).
 //
 // A ratio unit meets the same bound for u' = ln(y) / c, the pre-activation
-// that its y represents exactly. The start y = exp(c u) adds 2 eps / c to
-// the direct error, if std::exp is within 1 ulp (2 eps relative). A step
-// adds 2 eps |V_{t,k,i}| <= 4 eps M_i from V and 3 eps / c from the
-// rounding of exp and of the product. With M_i >= kRatioMinBound / c = 4 / c,
-// that is at most 5 eps M_i per step, and the 2 eps / c of the start fits in
-// the slack of the 255 steps after it. The activation is then within 3 eps
-// relative of sigma(u') (three roundings for tanh, two for the sigmoid),
-// and it is rounded to T once.
-// NOTE: the bound assumes std::exp within 1.5 ulp; glibc 2.28 and later use
+// that its y represents exactly. Let std::exp be within e_exp relative. The
+// start y = exp(c u) adds e_exp / c to the direct error. A step adds
+// 2 eps |V_{t,k,i}| <= 4 eps M_i from V and (eps + e_exp) / c from the
+// rounding of exp and of the product. With M_i >= kRatioMinBound / c = 4 / c
+// and e_exp <= 2.9 eps, the 255 steps and the start together add less than
+// 255 * 5 eps M_i. The activation sigma(u') is then computed from y within
+// 8 eps relative: 8 roundings with a division shared by four units, 6 with
+// one shared by two, 3 with one of its own (one fewer each for the sigmoid).
+// It is not rounded to T before the mean path below, and rounded once in
+// the block path.
+// NOTE: the bound needs std::exp within 1.45 ulp; glibc 2.28 and later use
 // the exp of ARM's optimized-routines, whose stated worst case is 0.509 ulp.
 // Other C libraries were not checked.
+//
+// Layers after the first. With one hidden layer (L = 2) the output layer is
+// affine, so v(S) = b_2 + W_2 a_S / K with a_S = sum_k sigma(u_{S,k}), summed
+// in double, and W_2 is applied once per coalition. That rounds at most
+// (K + h_1 + 2) eps (|b_2| + sum_i |W_2[:, i]| max_k |sigma(u_{S,k,i})|), no
+// more than forward() in double followed by the mean over k. Deeper
+// networks run layers 2..L in T as forward() does, on blocks of hybrid rows,
+// and then take the mean over k.
 //
 // Everything here is pure C++ and runs without the GIL; the caller checks
 // shapes and allocates the output.
@@ -65,7 +76,7 @@ namespace mathlearn {
 // the drift bound above at (n_0 + 1276) eps M_i.
 constexpr int kSegmentLog2 = 8;
 
-// Layers with fewer outputs than this use dot products (see affine_rows).
+// Layers with fewer outputs than this use dot products (see layer_rows).
 constexpr int kWideLayer = 8;
 
 // Hybrid rows per block, so that a block's activations (rows x max width)
@@ -74,8 +85,8 @@ constexpr std::ptrdiff_t kBlockElements = std::ptrdiff_t(1) << 14;
 
 // A unit is a ratio unit when kRatioMinBound <= c M_i <= kRatioMaxBound.
 // The lower limit keeps the drift bound above. The upper one keeps
-// y = exp(c u) in [e^-128, e^128] and every ratio exp(+-c V) in
-// [e^-256, e^256], far inside the normal range of double.
+// y = exp(c u) in [e^-64, e^64], every ratio exp(+-c V) in [e^-128, e^128]
+// and a product of four y + 1 below e^257, inside the range of double.
 constexpr double kRatioMinBound = 4.0;
 constexpr double kRatioMaxBound = 64.0;
 
@@ -83,7 +94,7 @@ constexpr double kRatioMaxBound = 64.0;
 // version per instruction set. For e < count:
 //   tanh_ratio_step:    y[e] *= ratio[e], a[e] = (y[e] - 1) / (y[e] + 1)
 //   sigmoid_ratio_step: y[e] *= ratio[e], a[e] = y[e] / (1 + y[e])
-//   shift_step:         u[e] += sign V[e] (sign = +-1, or 0 to keep u), z[e] = u[e]
+//   shift_step:         u[e] += sign V[e] (sign = +-1), z[e] = u[e]
 // tanh_ratio_sum and sigmoid_ratio_sum do the same step on y (rows, width)
 // and set s[i] to the sum of a over the rows instead of storing a.
 // add_column_sums adds the rows of a (rows, width) to s (width,).
@@ -256,7 +267,7 @@ class ModelGameWalk {
         }
         std::vector<int> others;
         for (int i = 0; i < h_; ++i) {
-            // M_i of the drift bound, rounded; the limits have wide margins.
+            // M_i of the drift bound, rounded. The limits leave wide margins for that rounding.
             double M = std::fabs(double(b1[i]));
             for (int j = 0; j < n0; ++j) M += std::fabs(double(W1[std::ptrdiff_t(i) * n0 + j])) * extent[std::size_t(j)];
             if (c_ > 0.0 && c_ * M >= kRatioMinBound && c_ * M <= kRatioMaxBound) {

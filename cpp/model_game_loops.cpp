@@ -20,8 +20,8 @@ namespace {
 // quotients share one division: with q = y + 1,
 //   n_1 / q_1 = (n_1 q_2) / (q_1 q_2) and n_2 / q_2 = (n_2 q_1) / (q_1 q_2).
 // A division costs several multiplications, and it bounds this loop. Each
-// quotient takes at most 7 roundings (6 for the sigmoid), so it is within
-// 7 eps relative. q_1 q_2 <= (e^128 + 1)^2 cannot overflow (kRatioMaxBound).
+// quotient takes at most 6 roundings (5 for the sigmoid), so it is within
+// 6 eps relative. q_1 q_2 <= (e^64 + 1)^2 cannot overflow (kRatioMaxBound).
 template <bool kTanh, class T>
 inline void ratio_pairs(std::ptrdiff_t half, double* __restrict y_first, double* __restrict y_second,
                         const double* __restrict ratio_first, const double* __restrict ratio_second,
@@ -110,7 +110,8 @@ inline void ratio_pair_sum(std::ptrdiff_t width, double* __restrict y1, double* 
 // The ratio step of `rows` rows of `width` units, y and ratio (rows, width),
 // that adds each unit's activations over the rows into s (width,) instead of
 // storing them. Rows k, k + g, k + 2 g, k + 3 g with g = rows / 4 share one
-// division, the up to three rows left over are done in a pair and alone.
+// division. The up to three rows left over share a division in a pair or
+// take their own.
 // Each activation takes at most 8 roundings, so it is within 8 eps relative
 // (with y <= e^64 by kRatioMaxBound, Q <= (e^64 + 1)^4 cannot overflow).
 template <bool kTanh>
