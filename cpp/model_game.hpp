@@ -39,11 +39,10 @@
 // 2 eps |V_{t,k,i}| <= 4 eps M_i from V and (eps + e_exp) / c from the
 // rounding of exp and of the product. With M_i >= kRatioMinBound / c = 4 / c
 // and e_exp <= 2.9 eps, the 255 steps and the start together add less than
-// 255 * 5 eps M_i. The activation sigma(u') is then computed from y within
-// 8 eps relative: 8 roundings with a division shared by four units, 6 with
-// one shared by two, 3 with one of its own (one fewer each for the sigmoid).
-// It is not rounded to T before the mean path below, and rounded once in
-// the block path.
+// 255 * 5 eps M_i. The block path computes each activation sigma(u') from y
+// within 6 eps relative and rounds it to T once. The mean path below adds
+// the activations of up to four rows at once, within 10 eps times the sum
+// of their absolute values (model_game_loops.cpp).
 // NOTE: the bound needs std::exp within 1.45 ulp; glibc 2.28 and later use
 // the exp of ARM's optimized-routines, whose stated worst case is 0.509 ulp.
 // Other C libraries were not checked.
