@@ -211,10 +211,13 @@ class ModelGameWalk {
         const int n_threads = int(scratch_.size());
 #pragma omp parallel num_threads(n_threads) if (n_segments > 1 && work >= double(kParallelMinWork))
         {
-#pragma omp for schedule(static)
+            // Dynamic schedules, so that a thread that shares its core with
+            // another process does not hold up the others. Each segment
+            // depends on nothing else, so the table does not change.
+#pragma omp for schedule(dynamic)
             for (int t = 0; t < p_; ++t) fill_tables(t);
             Scratch& scratch = scratch_[static_cast<std::size_t>(thread_index())];
-#pragma omp for schedule(static)
+#pragma omp for schedule(dynamic)
             for (std::int64_t s = 0; s < n_segments; ++s) {
                 const std::int64_t first = s * segment;
                 const std::int64_t last = std::min(total, first + segment);
