@@ -43,17 +43,21 @@
 // within 6 eps relative and rounds it to T once. The mean path below adds
 // the activations of up to four rows at once, within 10 eps times the sum
 // of their absolute values (model_game_loops.cpp).
-// NOTE: the bound needs std::exp within 1.45 ulp; glibc 2.28 and later use
-// the exp of ARM's optimized-routines, whose stated worst case is 0.509 ulp.
-// Other C libraries were not checked.
+// NOTE: the bound needs std::exp within 1.45 ulp. The exp that newlib took
+// from ARM's optimized-routines states a worst case of 0.509 ulp, and glibc
+// 2.28 and later ship the same algorithm. Other C libraries were not checked.
 //
 // Layers after the first. With one hidden layer (L = 2) the output layer is
-// affine, so v(S) = b_2 + W_2 a_S / K with a_S = sum_k sigma(u_{S,k}), summed
-// in double, and W_2 is applied once per coalition. That rounds at most
-// (K + h_1 + 2) eps (|b_2| + sum_i |W_2[:, i]| max_k |sigma(u_{S,k,i})|), no
-// more than forward() in double followed by the mean over k. Deeper
-// networks run layers 2..L in T as forward() does, on blocks of hybrid rows,
-// and then take the mean over k.
+// affine, so v(S) = b_2 + W_2 s_S / K with s_S = sum_k sigma(u_{S,k}), and the
+// walk applies W_2 once per coalition (the mean path). It sums s_S in
+// double. For a ratio unit i that sum is within (K + 11) eps
+// sum_k |sigma(u'_{S,k,i})| of the exact sum, the activations' own error
+// included. A shift unit takes sigma in double as forward() computes it,
+// and its sum adds K eps sum_k |sigma|. The product with W_2, the division
+// by K and the addition of b_2 add at most
+// (h_1 + 3) eps (|b_2| + sum_i |W_2[:, i]| |s_{S,i}| / K). Deeper networks
+// run layers 2..L in T as forward() does, on blocks of hybrid rows (the
+// block path), and then take the mean over k.
 //
 // Everything here is pure C++ and runs without the GIL; the caller checks
 // shapes and allocates the output.
