@@ -188,6 +188,31 @@ def test_kernel_table_with_null_players():
     np.testing.assert_array_equal(T_fast, T_fast[masks & ~0b10001])
 
 
+def first_layer_bounds(net, x, background) -> np.ndarray:
+    """Return M_i = |b_{1,i}| + sum_j |W_1[i, j]| max(|x_j|, max_k |b_{k,j}|), shape (h_1,)."""
+    extent = np.maximum(np.abs(x), np.abs(background).max(axis=0))
+    return np.abs(net.biases[0]) + np.abs(net.weights[0]) @ extent
+
+
+@pytest.mark.parametrize("depth", [2, 3])
+@pytest.mark.parametrize("activation, c", [("tanh", 2.0), ("sigmoid", 1.0)])
+def test_kernel_table_saturated_units(activation, c, depth):
+    # The kernel walks a tanh or sigmoid unit through exp(c u) only when
+    # 4 <= c M_i <= 64, and the others through u. Scaling half of W_1 puts
+    # units on both sides of the upper limit.
+    n, K = 7, 6
+    net, x, background = make_problem(n, K, HIDDEN[depth] + [2], activation, np.float64, seed=21)
+    sizes = net.layer_sizes
+    W1 = net.params[: sizes[0] * sizes[1]].reshape(sizes[1], sizes[0])
+    W1[: sizes[1] // 2] *= 40.0
+    M = first_layer_bounds(net, x, background)
+    assert np.any(c * M > 64)
+    assert np.any((c * M >= 4) & (c * M <= 64))
+    T_fast = shapley.ModelGame(net.forward, x, background).table()
+    T_slow = shapley.ModelGame(net.forward, x, background, mlp_kernel=False).table()
+    assert_within(T_fast - T_slow, table_tolerance(net, x, background))
+
+
 def test_kernel_table_all_null_players():
     net, x, background = make_problem(3, 2, [4, 1], "tanh", np.float64, seed=6)
     background[:] = x

@@ -242,7 +242,13 @@ class ModelGame(Game):
     recomputed directly every ``_core.MODEL_GAME_SEGMENT`` (256) steps.
     Its error is then at most (n + 1 + 5 * 255) * 2**-53 * M_i for unit
     i, with M_i = |b_{1,i}| + sum_j |W_1[i, j]| max(|x_j|, max_k |b_{k,j}|),
-    before it is rounded to the network dtype. x and background are
+    before any rounding to the network dtype. For tanh (c = 2) and the
+    sigmoid (c = 1), a unit with 4 <= c M_i <= 64 keeps exp(c u) instead
+    and multiplies it by precomputed exp(+-c W_1[i, j] (x_j - b_{k,j})), so
+    that its activation needs a division but no exp. The same bound applies
+    to the pre-activation that exp(c u) represents. With one hidden layer
+    the activations are averaged over the background rows in float64
+    before the output layer, which is affine. x and background are
     converted to the network dtype first, as ``net.forward`` converts
     them. ``values(masks)`` always calls f.
     """
@@ -370,11 +376,16 @@ class ModelGame(Game):
         sizes = net.layer_sizes
         n_background = background.shape[0]
         width = max(sizes[1:])
-        # The kernel's scratch: the (p, K, h_1) float64 updates, and per
-        # thread the running (K, h_1) pre-activation and two block buffers of
-        # at most max(2**14, K * width) entries (kBlockElements in model_game.hpp).
-        per_thread = 8 * n_background * sizes[1] + 2 * 8 * max(2**14, n_background * width)
-        scratch = 8 * players.size * n_background * sizes[1] + _core.get_num_threads() * per_thread
+        # An upper bound on the kernel's scratch: at most two (p, K, h_1)
+        # float64 tables of updates for the walk. Per thread, the running
+        # (K, h_1) first layer, a (K, h_1) activation buffer, one hybrid row
+        # and two block buffers of at most max(2**14, K * width) entries
+        # (kBlockElements in model_game.hpp).
+        per_thread = (
+            2 * 8 * n_background * sizes[1] + 8 * (sizes[0] + sizes[1])
+            + 2 * 8 * max(2**14, n_background * width)
+        )
+        scratch = 2 * 8 * players.size * n_background * sizes[1] + _core.get_num_threads() * per_thread
         check_table_size(players.size, self.n_outputs, 1, "ModelGame.mlp_table()")
         check_memory(scratch, f"the MLP kernel's scratch for K={n_background}", "Pass fewer background rows.")
         table = np.empty((2**players.size, net.n_outputs), dtype=np.float64)
