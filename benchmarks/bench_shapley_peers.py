@@ -20,8 +20,10 @@ model calls as ours.
 Groups
 ------
 exact model game n=8, 12, 16 (K = 20)
-    ``shapley.explain`` (Gray-code exact) vs shap Exact vs shapiq ExactComputer,
-    each called once before timing.
+    ``shapley.explain`` (Gray-code exact) of the MLP itself, which runs the
+    compiled model-game kernel, and of the same model wrapped in a Python
+    function, which runs the generic path; vs shap Exact vs shapiq
+    ExactComputer, each called once before timing.
 exact table game n=10, 16, 20, 24
     ``shapley.exact`` (subset) vs shapiq ExactComputer (n <= 16; at n = 20
     its coalition matrices take minutes).
@@ -90,6 +92,17 @@ def test_exact_model_mathlearn(benchmark, n):
     benchmark.group = f"exact model game n={n} K=20"
     result = benchmark.pedantic(shapley.explain, args=(f, x[None, :], background), rounds=3, iterations=1)
     assert abs(result.base_values[0] + result.values.sum() - f(x[None, :])[0]) < 1e-9
+
+
+@pytest.mark.parametrize("n", [8, 12, 16])
+def test_exact_model_mathlearn_kernel(benchmark, n):
+    ml = pytest.importorskip("mathlearn")
+    net = ml.MLP([n, 32, 1], seed=0)
+    f, x, background = problem(n, 20)
+    shapley.explain(net, x[None, :], background[:1])  # load the compiled kernel before timing
+    benchmark.group = f"exact model game n={n} K=20"
+    result = benchmark.pedantic(shapley.explain, args=(net, x[None, :], background), rounds=5, iterations=1)
+    np.testing.assert_allclose(result.values[..., 0], shapley.explain(f, x[None, :], background).values, rtol=0, atol=1e-9)
 
 
 @pytest.mark.parametrize("n", [8, 12, 16])
