@@ -60,7 +60,8 @@ MATHLEARN_INLINE void multiply_slope_sum_body(const Sigma& act, std::ptrdiff_t r
                 for (int i = 0; i < n; ++i) d[i] = a[i] > T(0) ? d[i] : T(0);
                 break;
             default:
-                // Only kinds with needs_z() false reach this kernel, so a stands in for z.
+                // Only kinds with needs_z() false reach this kernel, and derivative_from
+                // ignores z for them, so a is passed in its place.
                 for (int i = 0; i < n; ++i) d[i] *= derivative_from(act, a[i], a[i]);
                 break;
         }

@@ -8,10 +8,10 @@
 //
 // Why blocks: every pass over a block of rows (bias and sigma after a GEMM,
 // sigma' times delta, the bias sums) reads data that the previous GEMM left
-// in the L2 cache, and each OpenMP thread takes a contiguous share of the
-// batch and its own gradient buffer, so that one parallel region covers the
-// whole call. Inside it, OpenBLAS runs single-threaded (SerialBlasScope),
-// which keeps one thread pool busy at a time.
+// in the L2 cache. Each OpenMP thread takes a contiguous share of the batch
+// and its own gradient buffer, so one parallel region covers the whole
+// call. Inside it, OpenBLAS runs single-threaded (SerialBlasScope), which
+// keeps one thread pool busy at a time.
 //
 // Only activations whose derivative follows from a = sigma(z) are covered
 // (Sigma::needs_z() false); the callers use forward() and backward() for
