@@ -63,9 +63,11 @@ inline std::ptrdiff_t forward_madds_per_row(const Layout& lay) {
 }
 
 // Calls smaller than this many multiply-adds (forward and backward) run on
-// one thread. NOTE: an estimate of where an OpenMP fork and join (a few
-// microseconds) stops dominating, not a measured crossover.
-constexpr std::ptrdiff_t kGradientParallelMinMadds = std::ptrdiff_t(1) << 18;
+// one thread, so that SGD steps on small batches do not fork. NOTE: an
+// estimate, not a measured crossover: below it a call takes a few tens of
+// microseconds on one core, and an OpenMP fork and join costs a few
+// microseconds, far more when other processes keep the cores busy.
+constexpr std::ptrdiff_t kGradientParallelMinMadds = std::ptrdiff_t(1) << 20;
 // Each thread takes at least this many rows.
 constexpr std::ptrdiff_t kGradientMinRowsPerThread = 16;
 // A block's hidden activations and deltas take about this many bytes, so
