@@ -19,9 +19,7 @@ MATHLEARN_CLONES void tanh_inplace(double* a, std::ptrdiff_t count) {
 }
 
 MATHLEARN_CLONES void tanh_inplace(float* a, std::ptrdiff_t count) {
-    for (std::ptrdiff_t k = 0; k < count; ++k) {
-        a[k] = static_cast<float>(tanh_vectorizable(static_cast<double>(a[k])));
-    }
+    for (std::ptrdiff_t k = 0; k < count; ++k) a[k] = tanh_float(a[k]);
 }
 
 MATHLEARN_CLONES void sigmoid_inplace(double* a, std::ptrdiff_t count) {

@@ -8,12 +8,15 @@
 #include <pybind11/numpy.h>
 #include <pybind11/stl.h>
 
+#include <dlfcn.h>
+
 #include <cstring>
 #include <limits>
 #include <string>
 #include <vector>
 
 #include "blas.hpp"
+#include "gradient.hpp"
 #include "mlp.hpp"
 #include "model_game.hpp"
 #include "threads.hpp"
@@ -241,6 +244,51 @@ void jacobian_impl(const py::array& w, const py::array& X, const Layout& lay,
     mathlearn::jacobian<T>(lay, act, wp, Xp, B, hidden_const, pre_const, Jp);
 }
 
+template <class T>
+double mse_gradient_impl(const py::array& w, const py::array& X, const py::array& y,
+                         const py::object& sample_weight, const Layout& lay,
+                         const mathlearn::Sigma& act, py::array& grad) {
+    const int L = lay.depth();
+    check_array<T>(w, "w", {lay.n_params}, false);
+    const py::ssize_t B = batch_of<T>(X, lay);
+    if (B == 0) {
+        throw py::value_error("X must contain at least one row for a loss; got shape " +
+                              shape_str(X) + ".");
+    }
+    check_array<T>(y, "y", {B, lay.n[L]}, false);
+    check_array<T>(grad, "grad", {lay.n_params}, true);
+    const T* weight = nullptr;
+    if (!sample_weight.is_none()) {
+        const py::array sw = sample_weight.cast<py::array>();
+        check_array<T>(sw, "sample_weight", {B}, false);
+        weight = static_cast<const T*>(sw.data());
+    }
+    if (act.needs_z()) {
+        throw py::value_error("mse_value_and_gradient needs an activation whose derivative "
+                              "follows from its value; use forward() and backward() for this one.");
+    }
+    mathlearn::MseGradientWorkspace<T> workspace(lay, B);
+    const T* wp = static_cast<const T*>(w.data());
+    const T* Xp = static_cast<const T*>(X.data());
+    const T* yp = static_cast<const T*>(y.data());
+    T* gp = static_cast<T*>(grad.mutable_data());
+    py::gil_scoped_release release;
+    return mathlearn::mse_value_and_gradient<T>(lay, act, wp, Xp, yp, weight, B, gp, workspace);
+}
+
+// The function `name` of the library that contains `address` or of the
+// libraries it depends on, or null.
+void* symbol_near(const void* address, const char* name) {
+    Dl_info info;
+    if (dladdr(address, &info) == 0 || info.dli_fname == nullptr) return nullptr;
+    void* handle = dlopen(info.dli_fname, RTLD_NOW | RTLD_NOLOAD);
+    if (handle == nullptr) return nullptr;
+    void* symbol = dlsym(handle, name);
+    // The library stays loaded: the module that exported the capsule holds it.
+    dlclose(handle);
+    return symbol;
+}
+
 bool is_float64(const py::array& w) {
     if (has_dtype<double>(w)) return true;
     if (has_dtype<float>(w)) return false;
@@ -285,10 +333,26 @@ PYBIND11_MODULE(_core, m) {
             auto& table = mathlearn::blas_table();
             table.dgemm = reinterpret_cast<mathlearn::dgemm_t>(capsule_pointer(dgemm, "dgemm"));
             table.sgemm = reinterpret_cast<mathlearn::sgemm_t>(capsule_pointer(sgemm, "sgemm"));
+            // SciPy's wheels prefix OpenBLAS's own functions with "scipy_".
+            const void* dgemm_address = reinterpret_cast<const void*>(table.dgemm);
+            for (const char* prefix : {"scipy_", ""}) {
+                const std::string get_name = std::string(prefix) + "openblas_get_num_threads";
+                const std::string set_name = std::string(prefix) + "openblas_set_num_threads";
+                void* get = symbol_near(dgemm_address, get_name.c_str());
+                void* set = symbol_near(dgemm_address, set_name.c_str());
+                if (get != nullptr && set != nullptr) {
+                    table.get_threads = reinterpret_cast<mathlearn::get_threads_t>(get);
+                    table.set_threads = reinterpret_cast<mathlearn::set_threads_t>(set);
+                    break;
+                }
+            }
         },
         py::arg("dgemm"), py::arg("sgemm"),
-        "Install the dgemm and sgemm pointers from scipy.linalg.cython_blas.__pyx_capi__.");
+        "Install the dgemm and sgemm pointers from scipy.linalg.cython_blas.__pyx_capi__, and "
+        "find OpenBLAS's thread-count functions next to them.");
     m.def("have_blas", &mathlearn::have_blas, "True once set_blas() has been called.");
+    m.def("can_serialize_blas", &mathlearn::can_serialize_blas,
+          "True when the kernels can run OpenBLAS single-threaded inside their own threads.");
 
     m.def(
         "set_forward_path",
@@ -345,6 +409,25 @@ PYBIND11_MODULE(_core, m) {
         py::arg("param"), py::arg("hidden"), py::arg("pre"), py::arg("G"), py::arg("grad"),
         "Write sum_b G[b] . Jac f_{x_b}(w) into grad (P,), given G = dL/dY (B, n_L) and the "
         "hidden activations from forward().");
+
+    m.def(
+        "mse_value_and_gradient",
+        [](const py::array& w, const py::array& X, const py::array& y, const std::vector<int>& sizes,
+           int activation, double param, const py::object& sample_weight, py::array grad) {
+            require_blas();
+            const Layout lay = make_layout(sizes);
+            const mathlearn::Sigma act = make_activation(activation, param);
+            if (is_float64(w)) {
+                return mse_gradient_impl<double>(w, X, y, sample_weight, lay, act, grad);
+            }
+            return mse_gradient_impl<float>(w, X, y, sample_weight, lay, act, grad);
+        },
+        py::arg("w"), py::arg("X"), py::arg("y"), py::arg("layer_sizes"), py::arg("activation"),
+        py::arg("param"), py::arg("sample_weight"), py::arg("grad"),
+        "Return the mean squared error L = (1 / B) sum_b w_b (1 / m) ||f(x_b) - y_b||^2 and "
+        "write grad_w L into grad (P,), in one forward and backward pass. y is (B, n_L); "
+        "sample_weight is None (every w_b = 1) or (B,). Not for gelu, sin and power, whose "
+        "derivative needs the pre-activation.");
 
     m.def(
         "jacobian",

@@ -17,13 +17,41 @@ using sgemm_t = void (*)(const char*, const char*, const int*, const int*, const
                          const float*, const float*, const int*, const float*, const int*,
                          const float*, float*, const int*);
 
+// The thread-count functions of the OpenBLAS library behind dgemm and
+// sgemm (openblas_get_num_threads and openblas_set_num_threads, with
+// SciPy's "scipy_" prefix in its wheels).
+using get_threads_t = int (*)();
+using set_threads_t = void (*)(int);
+
 struct BlasTable {
     dgemm_t dgemm = nullptr;
     sgemm_t sgemm = nullptr;
+    // Null when the BLAS is not OpenBLAS or does not export them.
+    get_threads_t get_threads = nullptr;
+    set_threads_t set_threads = nullptr;
 };
 
 // Set once by set_blas() under the GIL and read-only afterwards.
 BlasTable& blas_table();
+
+inline bool can_serialize_blas() {
+    return blas_table().get_threads != nullptr && blas_table().set_threads != nullptr;
+}
+
+// While an instance exists, OpenBLAS runs each call on the calling thread,
+// so that kernels which split a batch over OpenMP threads can call GEMM
+// from each of them without a second thread pool competing for the cores.
+// The thread count is process-wide in OpenBLAS: the first of overlapping
+// scopes saves it and sets 1, and the last one restores it. Other callers
+// of the same OpenBLAS (scipy.linalg) run on one thread meanwhile.
+// Without the two functions (can_serialize_blas() false) it does nothing.
+class SerialBlasScope {
+public:
+    SerialBlasScope();
+    ~SerialBlasScope();
+    SerialBlasScope(const SerialBlasScope&) = delete;
+    SerialBlasScope& operator=(const SerialBlasScope&) = delete;
+};
 
 inline bool have_blas() { return blas_table().dgemm != nullptr && blas_table().sgemm != nullptr; }
 

@@ -1,4 +1,6 @@
 // Storage for the process-wide settings declared in blas.hpp and mlp.hpp.
+#include <mutex>
+
 #include "blas.hpp"
 #include "mlp.hpp"
 
@@ -7,6 +9,38 @@ namespace mathlearn {
 BlasTable& blas_table() {
     static BlasTable table;
     return table;
+}
+
+namespace {
+
+struct SerialBlasState {
+    std::mutex mutex;
+    int depth = 0;
+    int saved_threads = 1;
+};
+
+SerialBlasState& serial_blas_state() {
+    static SerialBlasState state;
+    return state;
+}
+
+}  // namespace
+
+SerialBlasScope::SerialBlasScope() {
+    if (!can_serialize_blas()) return;
+    SerialBlasState& s = serial_blas_state();
+    std::lock_guard<std::mutex> lock(s.mutex);
+    if (s.depth++ == 0) {
+        s.saved_threads = blas_table().get_threads();
+        if (s.saved_threads != 1) blas_table().set_threads(1);
+    }
+}
+
+SerialBlasScope::~SerialBlasScope() {
+    if (!can_serialize_blas()) return;
+    SerialBlasState& s = serial_blas_state();
+    std::lock_guard<std::mutex> lock(s.mutex);
+    if (--s.depth == 0 && s.saved_threads != 1) blas_table().set_threads(s.saved_threads);
 }
 
 ForwardPath& forward_path_override() {

@@ -133,8 +133,8 @@ void tanh_inplace(float* a, std::ptrdiff_t count);
 void sigmoid_inplace(double* a, std::ptrdiff_t count);
 void sigmoid_inplace(float* a, std::ptrdiff_t count);
 
-// a[k] = sigma(a[k]) for k < count, on one thread. The other kinds are
-// evaluated in double, also for float32 data.
+// a[k] = sigma(a[k]) for k < count, on one thread. Except for tanh, the
+// kinds are evaluated in double, also for float32 data.
 template <class T>
 void apply_activation(const Sigma& s, T* a, std::ptrdiff_t count) {
     switch (s.kind) {

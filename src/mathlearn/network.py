@@ -380,6 +380,13 @@ class MLP:
         else:
             self._check_out(out, (self._n_params,))
         keep_pre = self._activation.needs_z
+        if spec.name == "mse" and not keep_pre:
+            self._check_params_finite()
+            value = _core.mse_value_and_gradient(
+                self._params, X, y, list(self._layer_sizes), self._activation.code,
+                self._activation.param, weight, out,
+            )
+            return value, out
         Y, hidden, pre = self._forward(X, keep_hidden=True, keep_pre=keep_pre)
         value = spec.value(Y, y, weight)
         G = np.ascontiguousarray(spec.gradient(Y, y, weight), dtype=self._dtype)
@@ -399,6 +406,13 @@ class MLP:
         code, param = self._activation.code, self._activation.param
         hidden_sizes = self._layer_sizes[1:-1]
         dtype = self._dtype
+
+        if spec.name == "mse" and not keep_pre:
+
+            def mse_step(X, y, weight, out):
+                _core.mse_value_and_gradient(self._params, X, y, sizes, code, param, weight, out)
+
+            return mse_step
 
         def step(X, y, weight, out):
             B = X.shape[0]
