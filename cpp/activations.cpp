@@ -64,7 +64,7 @@ MATHLEARN_CLONES void affine_rows(std::ptrdiff_t rows, int n_in, int n_out, cons
     affine_rows_body(rows, n_in, n_out, Wt, b, A, Z);
 }
 
-MATHLEARN_CLONES void jacobian_row(const Layout& lay, const Sigma& act, const double* w,
+MATHLEARN_CLONES __attribute__((flatten)) void jacobian_row(const Layout& lay, const Sigma& act, const double* w,
                                    const double* X, std::ptrdiff_t r,
                                    const std::vector<const double*>& hidden,
                                    const std::vector<const double*>& pre, double* J,
@@ -72,7 +72,7 @@ MATHLEARN_CLONES void jacobian_row(const Layout& lay, const Sigma& act, const do
     jacobian_row_body(lay, act, w, X, r, hidden, pre, J, s);
 }
 
-MATHLEARN_CLONES void jacobian_row(const Layout& lay, const Sigma& act, const float* w,
+MATHLEARN_CLONES __attribute__((flatten)) void jacobian_row(const Layout& lay, const Sigma& act, const float* w,
                                    const float* X, std::ptrdiff_t r,
                                    const std::vector<const float*>& hidden,
                                    const std::vector<const float*>& pre, float* J,

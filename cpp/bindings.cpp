@@ -310,6 +310,26 @@ PYBIND11_MODULE(_core, m) {
         "benchmarks.");
 
     m.def(
+        "set_jacobian_stores",
+        [](const std::string& stores) {
+            auto& s = mathlearn::jacobian_stores_override();
+            if (stores == "auto") {
+                s = mathlearn::JacobianStores::automatic;
+            } else if (stores == "cached") {
+                s = mathlearn::JacobianStores::cached;
+            } else if (stores == "streaming") {
+                s = mathlearn::JacobianStores::streaming;
+            } else {
+                throw py::value_error("stores must be 'auto', 'cached' or 'streaming'; got '" +
+                                      stores + "'.");
+            }
+        },
+        py::arg("stores"),
+        "Force the Jacobian kernel to write its output with ordinary (cached) stores or with "
+        "streaming stores ('auto' restores the choice by output size). Process-wide; meant for "
+        "tests and benchmarks.");
+
+    m.def(
         "forward",
         [](const py::array& w, const py::array& X, const std::vector<int>& sizes, int activation,
            double param, py::array Y, const py::list& hidden, const py::list& pre) {

@@ -14,4 +14,9 @@ ForwardPath& forward_path_override() {
     return path;
 }
 
+JacobianStores& jacobian_stores_override() {
+    static JacobianStores stores = JacobianStores::automatic;
+    return stores;
+}
+
 }  // namespace mathlearn

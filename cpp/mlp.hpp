@@ -17,6 +17,7 @@
 
 #include "blas.hpp"
 #include "fastmath.hpp"
+#include "stream_store.hpp"
 
 namespace mathlearn {
 
@@ -406,12 +407,15 @@ void backward(const Layout& lay, const Sigma& act, const T* w, const T* X, std::
 // D_1..D_L and writes the rows J[b, k, :] front to back, so every output byte
 // is written once and in memory order.
 
-// Scratch memory of one thread: D_1..D_L at d_offset[1..L], and sigma'(z_l).
+// Scratch memory of one thread: D_1..D_L at d_offset[1..L], sigma'(z_l), and
+// the staging buffer of the streaming stores.
 template <class T>
 struct JacobianScratch {
     std::vector<std::ptrdiff_t> d_offset;
     std::vector<T> D;
     std::vector<T> slope;
+    bool streaming = false;
+    StagingBuffer<T> staging;
 };
 
 // J[r] for one row r; the loop body of jacobian().
@@ -449,24 +453,40 @@ inline void jacobian_row_body(const Layout& lay, const Sigma& act, const T* w, c
         }
     }
 
-    T* Jb = J + r * std::ptrdiff_t(m) * P;
+    // J[r] is m * P contiguous elements, written front to back by one writer.
+    LineWriter<T> out(J + r * std::ptrdiff_t(m) * P, s.streaming, s.staging);
     for (int k = 0; k < m; ++k) {
-        T* out = Jb + std::ptrdiff_t(k) * P;
         for (int l = 1; l <= L; ++l) {
             const int n_in = lay.n[l - 1];
             const int n_out = lay.n[l];
             const T* a = (l == 1) ? X + r * n_in : hidden[l - 2] + r * n_in;
             const T* Dk = s.D.data() + s.d_offset[l] + std::ptrdiff_t(k) * n_out;
-            for (int i = 0; i < n_out; ++i) {
-                const T d = Dk[i];
-#pragma omp simd
-                for (int j = 0; j < n_in; ++j) out[j] = d * a[j];
-                out += n_in;
-            }
-            std::copy(Dk, Dk + n_out, out);
-            out += n_out;
+            for (int i = 0; i < n_out; ++i) out.put_scaled(Dk[i], a, n_in);
+            out.put(Dk, n_out);
         }
     }
+    out.finish();
+}
+
+// Store kind of the Jacobian kernel, chosen in use_streaming_stores.
+enum class JacobianStores : int { automatic = 0, cached = 1, streaming = 2 };
+
+JacobianStores& jacobian_stores_override();
+
+// The automatic choice streams the output of a call when it takes at least
+// kStreamMinBytes.
+constexpr std::ptrdiff_t kStreamMinBytes = std::ptrdiff_t(1) << 20;
+
+inline bool use_streaming_stores(std::ptrdiff_t output_bytes) {
+    switch (jacobian_stores_override()) {
+        case JacobianStores::cached:
+            return false;
+        case JacobianStores::streaming:
+            return true;
+        case JacobianStores::automatic:
+            break;
+    }
+    return output_bytes >= kStreamMinBytes;
 }
 
 // jacobian_row_body compiled once per instruction set, in activations.cpp.
@@ -492,14 +512,20 @@ void jacobian(const Layout& lay, const Sigma& act, const T* w, const T* X, std::
         d_size += std::ptrdiff_t(m) * lay.n[l];
     }
 
+    const bool streaming = use_streaming_stores(B * m * P * std::ptrdiff_t(sizeof(T)));
+
 #pragma omp parallel if (B * m * P >= kParallelMinWork)
     {
         JacobianScratch<T> scratch{d_offset, std::vector<T>(static_cast<std::size_t>(d_size)),
-                                   std::vector<T>(static_cast<std::size_t>(lay.width_max_hidden()))};
-#pragma omp for schedule(static)
+                                   std::vector<T>(static_cast<std::size_t>(lay.width_max_hidden())),
+                                   streaming};
+#pragma omp for schedule(static) nowait
         for (std::ptrdiff_t r = 0; r < B; ++r) {
             jacobian_row(lay, act, w, X, r, hidden, pre, J, scratch);
         }
+        // The barrier that ends the region publishes the output to the
+        // calling thread only after this thread's streaming stores drain.
+        if (streaming) stream_fence();
     }
 }
 
