@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "blas.hpp"
+#include "jacobian.hpp"
 #include "mlp.hpp"
 #include "model_game.hpp"
 #include "threads.hpp"
@@ -218,27 +219,11 @@ void jacobian_impl(const py::array& w, const py::array& X, const Layout& lay,
     const py::ssize_t B = batch_of<T>(X, lay);
     check_array<T>(J, "out", {B, lay.n[L], lay.n_params}, true);
     if (B == 0) return;
-    std::vector<std::vector<T>> storage;
-    std::vector<T*> hidden, pre;
-    for (int l = 1; l < L; ++l) {
-        storage.emplace_back(static_cast<std::size_t>(B) * lay.n[l]);
-        hidden.push_back(storage.back().data());
-        if (act.needs_z()) {
-            storage.emplace_back(static_cast<std::size_t>(B) * lay.n[l]);
-            pre.push_back(storage.back().data());
-        }
-    }
-    // The forward pass needs a destination for z_L, which the Jacobian does not use.
-    std::vector<T> Y(static_cast<std::size_t>(B) * lay.n[L]);
-    std::vector<const T*> hidden_const(hidden.begin(), hidden.end());
-    std::vector<const T*> pre_const(pre.begin(), pre.end());
     const T* wp = static_cast<const T*>(w.data());
     const T* Xp = static_cast<const T*>(X.data());
     T* Jp = static_cast<T*>(J.mutable_data());
     py::gil_scoped_release release;
-    // The fused forward kernel keeps the whole call on the OpenMP pool.
-    mathlearn::forward<T>(lay, act, wp, Xp, B, hidden, pre, Y.data(), false);
-    mathlearn::jacobian<T>(lay, act, wp, Xp, B, hidden_const, pre_const, Jp);
+    mathlearn::jacobian<T>(lay, act, wp, Xp, B, Jp);
 }
 
 bool is_float64(const py::array& w) {

@@ -1,5 +1,7 @@
-// Storage for the process-wide settings declared in blas.hpp and mlp.hpp.
+// Storage for the process-wide settings declared in blas.hpp, mlp.hpp and
+// jacobian.hpp.
 #include "blas.hpp"
+#include "jacobian.hpp"
 #include "mlp.hpp"
 
 namespace mathlearn {

@@ -20,7 +20,7 @@
 #include <cstdint>
 #include <vector>
 
-#include <emmintrin.h>
+#include <immintrin.h>
 
 namespace mathlearn {
 
@@ -30,16 +30,37 @@ constexpr std::size_t kCacheLineBytes = 64;
 // thread synchronizing with it afterwards (an OpenMP barrier) sees the data.
 inline void stream_fence() { _mm_sfence(); }
 
-// Copies one 64-byte line with four SSE2 streaming stores. SSE2 is part of
-// x86-64, so every build has it, and the processor's write-combining buffer
-// merges the four stores into one full-line write.
-inline void stream_line(void* dst, const void* src) {
+// Copies `lines` 64-byte lines from src to dst, both 64-byte aligned, with
+// streaming stores.
+using StreamLines = void (*)(void* dst, const void* src, std::ptrdiff_t lines);
+
+// Four 16-byte SSE2 stores per line. SSE2 is part of x86-64, so every build
+// has it, and the write-combining buffer of the core merges the four stores
+// into one full-line write.
+inline void stream_lines_sse2(void* dst, const void* src, std::ptrdiff_t lines) {
     __m128i* d = static_cast<__m128i*>(dst);
     const __m128i* s = static_cast<const __m128i*>(src);
-    _mm_stream_si128(d + 0, _mm_load_si128(s + 0));
-    _mm_stream_si128(d + 1, _mm_load_si128(s + 1));
-    _mm_stream_si128(d + 2, _mm_load_si128(s + 2));
-    _mm_stream_si128(d + 3, _mm_load_si128(s + 3));
+    for (std::ptrdiff_t q = 0; q < 4 * lines; q += 4) {
+        _mm_stream_si128(d + q + 0, _mm_load_si128(s + q + 0));
+        _mm_stream_si128(d + q + 1, _mm_load_si128(s + q + 1));
+        _mm_stream_si128(d + q + 2, _mm_load_si128(s + q + 2));
+        _mm_stream_si128(d + q + 3, _mm_load_si128(s + q + 3));
+    }
+}
+
+// One 64-byte store per line, a quarter of the store instructions.
+__attribute__((target("avx512f"))) inline void stream_lines_avx512(void* dst, const void* src,
+                                                                   std::ptrdiff_t lines) {
+    __m512i* d = static_cast<__m512i*>(dst);
+    const __m512i* s = static_cast<const __m512i*>(src);
+    for (std::ptrdiff_t q = 0; q < lines; ++q) _mm512_stream_si512(d + q, _mm512_load_si512(s + q));
+}
+
+// The line copy for the CPU this process runs on.
+inline StreamLines stream_lines_for_cpu() {
+    static const StreamLines chosen =
+        __builtin_cpu_supports("avx512f") ? stream_lines_avx512 : stream_lines_sse2;
+    return chosen;
 }
 
 // Staging memory of one thread: kLines cache lines, 64-byte aligned.
@@ -70,6 +91,9 @@ class LineWriter {
 public:
     static constexpr std::ptrdiff_t kLineElements = StagingBuffer<T>::kLineElements;
     static constexpr std::ptrdiff_t kCapacity = StagingBuffer<T>::kCapacity;
+    // Largest n that reserve() accepts: after write_complete_lines() fewer
+    // than kLineElements slots stay in use.
+    static constexpr std::ptrdiff_t kMaxReserve = kCapacity - kLineElements + 1;
 
     // Writes from dst on. streaming selects streaming stores; a dst that is
     // not aligned to sizeof(T) cannot map onto whole lines, so it always
@@ -79,6 +103,7 @@ public:
         streaming_ = streaming && address % sizeof(T) == 0;
         if (streaming_) {
             stage_ = staging.data();
+            stream_lines_ = stream_lines_for_cpu();
             // The staging buffer starts at the line that contains dst, so
             // the first head_ slots stand for bytes before the range.
             head_ = std::ptrdiff_t(address % kCacheLineBytes / sizeof(T));
@@ -89,21 +114,30 @@ public:
     LineWriter(const LineWriter&) = delete;
     LineWriter& operator=(const LineWriter&) = delete;
 
+    // Returns room for the next n <= kMaxReserve elements, to be filled by
+    // the caller and then passed to commit(n).
+    T* reserve(std::ptrdiff_t n) {
+        if (!streaming_) return dst_;
+        if (fill_ + n > kCapacity) write_complete_lines();
+        return stage_ + fill_;
+    }
+
+    void commit(std::ptrdiff_t n) {
+        if (streaming_) {
+            fill_ += n;
+        } else {
+            dst_ += n;
+        }
+    }
+
     // Appends d * a[0..n).
     void put_scaled(T d, const T* a, std::ptrdiff_t n) {
-        if (!streaming_) {
-            T* out = dst_;
-#pragma omp simd
-            for (std::ptrdiff_t j = 0; j < n; ++j) out[j] = d * a[j];
-            dst_ += n;
-            return;
-        }
         while (n > 0) {
-            const std::ptrdiff_t take = std::min(n, kCapacity - fill_);
-            T* out = stage_ + fill_;
+            const std::ptrdiff_t take = std::min(n, kMaxReserve);
+            T* out = reserve(take);
 #pragma omp simd
             for (std::ptrdiff_t j = 0; j < take; ++j) out[j] = d * a[j];
-            append_done(take);
+            commit(take);
             a += take;
             n -= take;
         }
@@ -111,56 +145,54 @@ public:
 
     // Appends a[0..n).
     void put(const T* a, std::ptrdiff_t n) {
-        if (!streaming_) {
-            std::copy(a, a + n, dst_);
-            dst_ += n;
-            return;
-        }
         while (n > 0) {
-            const std::ptrdiff_t take = std::min(n, kCapacity - fill_);
-            std::copy(a, a + take, stage_ + fill_);
-            append_done(take);
+            const std::ptrdiff_t take = std::min(n, kMaxReserve);
+            std::copy(a, a + take, reserve(take));
+            commit(take);
             a += take;
             n -= take;
         }
     }
 
-    // Writes out what is still staged. Call once, after the last put; the
-    // caller still owes a stream_fence() before other threads read.
+    // Writes out what is still staged. Call once, after the last commit;
+    // the caller still owes a stream_fence() before other threads read.
     void finish() {
-        if (streaming_) write_staged();
+        if (!streaming_) return;
+        write_complete_lines();
+        // Fewer than a line of elements is left, at the front of the stage.
+        T* base = reinterpret_cast<T*>(line_base_);
+        std::copy(stage_ + head_, stage_ + fill_, base + head_);
+        head_ = fill_;
     }
 
 private:
-    void append_done(std::ptrdiff_t count) {
-        fill_ += count;
-        if (fill_ == kCapacity) write_staged();
-    }
-
-    // Writes staging slots [head_, fill_) to their lines: complete lines by
-    // streaming stores, the partial first and last lines by ordinary stores.
-    void write_staged() {
+    // Writes the complete lines among staging slots [head_, fill_) and
+    // moves the rest (less than a line) to the front of the stage. A first
+    // line that starts before the range gets ordinary stores.
+    void write_complete_lines() {
+        const std::ptrdiff_t lines = fill_ / kLineElements;
+        if (lines == 0) return;
         T* base = reinterpret_cast<T*>(line_base_);
-        for (std::ptrdiff_t lo = 0; lo < fill_; lo += kLineElements) {
-            const std::ptrdiff_t begin = std::max(lo, head_);
-            const std::ptrdiff_t end = std::min(lo + kLineElements, fill_);
-            if (begin == lo && end == lo + kLineElements) {
-                stream_line(base + lo, stage_ + lo);
-            } else {
-                std::copy(stage_ + begin, stage_ + end, base + begin);
-            }
+        std::ptrdiff_t first = 0;
+        if (head_ > 0) {
+            std::copy(stage_ + head_, stage_ + kLineElements, base + head_);
+            first = 1;
         }
-        line_base_ += std::uintptr_t(fill_) * sizeof(T);
+        stream_lines_(base + first * kLineElements, stage_ + first * kLineElements, lines - first);
+        const std::ptrdiff_t done = lines * kLineElements;
+        std::copy(stage_ + done, stage_ + fill_, stage_);
+        line_base_ += std::uintptr_t(done) * sizeof(T);
         head_ = 0;
-        fill_ = 0;
+        fill_ -= done;
     }
 
-    T* dst_;                      // next element, ordinary mode
+    T* dst_;                         // next element, ordinary mode
     bool streaming_ = false;
-    T* stage_ = nullptr;          // streaming mode from here on
-    std::uintptr_t line_base_ = 0;  // address of the line that staging slot 0 stands for
-    std::ptrdiff_t head_ = 0;     // slots before the range in the first staged line
-    std::ptrdiff_t fill_ = 0;     // slots in use, counting the head
+    T* stage_ = nullptr;             // streaming mode from here on
+    StreamLines stream_lines_ = nullptr;
+    std::uintptr_t line_base_ = 0;   // address of the line that staging slot 0 stands for
+    std::ptrdiff_t head_ = 0;        // slots before the range in the first staged line
+    std::ptrdiff_t fill_ = 0;        // slots in use, counting the head
 };
 
 }  // namespace mathlearn
