@@ -67,7 +67,7 @@ inline StreamLines stream_lines_for_cpu() {
 template <class T>
 class StagingBuffer {
 public:
-    static constexpr std::ptrdiff_t kLines = 64;
+    static constexpr std::ptrdiff_t kLines = 16;
     static constexpr std::ptrdiff_t kLineElements = std::ptrdiff_t(kCacheLineBytes / sizeof(T));
     static constexpr std::ptrdiff_t kCapacity = kLines * kLineElements;
 
