@@ -195,4 +195,42 @@ private:
     std::ptrdiff_t fill_ = 0;        // slots in use, counting the head
 };
 
+// Sets a[0..n) to value with streaming stores of whole lines and ordinary
+// stores of the partial lines at the ends, on all threads. The benchmarks
+// time it as the fastest way to write n elements, the reference for the
+// Jacobian kernel.
+template <class T>
+void fill_streaming(T* a, std::ptrdiff_t n, T value) {
+    constexpr std::ptrdiff_t kLineElements = StagingBuffer<T>::kLineElements;
+    constexpr std::ptrdiff_t kSourceLines = 16;
+    static_assert(kSourceLines <= StagingBuffer<T>::kLines, "the source lines fit one staging buffer");
+    const auto address = reinterpret_cast<std::uintptr_t>(a);
+    std::ptrdiff_t head = 0;
+    if (address % sizeof(T) == 0) {
+        head = std::ptrdiff_t((kCacheLineBytes - address % kCacheLineBytes) % kCacheLineBytes / sizeof(T));
+    } else {
+        head = n;  // no element starts a line; ordinary stores only
+    }
+    head = std::min(head, n);
+    std::fill(a, a + head, value);
+    const std::ptrdiff_t lines = (n - head) / kLineElements;
+    T* body = a + head;
+    std::fill(body + lines * kLineElements, a + n, value);
+
+    const StreamLines stream_lines = stream_lines_for_cpu();
+    const std::ptrdiff_t n_tasks = (lines + kSourceLines - 1) / kSourceLines;
+#pragma omp parallel if (lines >= 1024)
+    {
+        StagingBuffer<T> source;
+        std::fill(source.data(), source.data() + kSourceLines * kLineElements, value);
+#pragma omp for schedule(static) nowait
+        for (std::ptrdiff_t t = 0; t < n_tasks; ++t) {
+            const std::ptrdiff_t first = t * kSourceLines;
+            const std::ptrdiff_t count = std::min(kSourceLines, lines - first);
+            stream_lines(body + first * kLineElements, source.data(), count);
+        }
+        stream_fence();
+    }
+}
+
 }  // namespace mathlearn

@@ -355,6 +355,19 @@ def test_jacobian_stores_match_reference(sizes, activation, dtype, B, jacobian_s
         assert np.isnan(buffer[offset + size :]).all()
 
 
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("n", [0, 5, 1000, 70_000])
+def test_fill_streaming_writes_range_only(dtype, n):
+    # The streaming fill of the benchmarks, at every start offset in a line.
+    pad = 64 // np.dtype(dtype).itemsize
+    for offset in range(pad):
+        buffer = np.full(n + 2 * pad, np.nan, dtype=dtype)
+        _core.fill_streaming(buffer[offset : offset + n], 2.5)
+        assert (buffer[offset : offset + n] == 2.5).all()
+        assert np.isnan(buffer[:offset]).all()
+        assert np.isnan(buffer[offset + n :]).all()
+
+
 def test_value_and_gradient_writes_into_out():
     sizes = [3, 6, 2]
     net = make_net(sizes, "relu")
