@@ -14,7 +14,7 @@ bench_machine.py in the same file:
 - copy bound of a Jacobian: its bytes divided by the copy rate, where the
   copy rate counts read plus write bytes per second (``gbytes_per_s``);
 - fill bound of a Jacobian: its bytes divided by the write rate of a pure
-  streaming-store fill, the fastest this machine writes memory;
+  streaming-store fill, an estimate of the highest write rate of the machine;
 - GEMM bound of a gradient: its multiply-add FLOPs (``flops``) divided by
   the matmul rate of the same dtype.
 

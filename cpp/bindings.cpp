@@ -376,7 +376,9 @@ PYBIND11_MODULE(_core, m) {
                 throw py::value_error("a must have dtype float64 or float32; got " +
                                       std::string(py::str(a.dtype())) + ".");
             }
-            if (!(a.flags() & py::array::c_style)) throw py::value_error("a must be C-contiguous.");
+            if (!(a.flags() & py::array::c_style)) {
+                throw py::value_error("a must be C-contiguous, because it is filled in place.");
+            }
             if (!a.writeable()) throw py::value_error("a must be writable.");
             void* data = a.mutable_data();
             const std::ptrdiff_t n = a.size();
@@ -388,8 +390,8 @@ PYBIND11_MODULE(_core, m) {
             }
         },
         py::arg("a"), py::arg("value"),
-        "Set every element of a to value with streaming stores from all threads, the fastest "
-        "way this machine writes memory; benchmarks compare the Jacobian kernel with it.");
+        "Set every element of a to value with streaming stores from all threads. The benchmarks "
+        "use its rate as the write ceiling that the Jacobian kernel is compared with.");
 
     // Coalition table of the interventional game of an MLP (model_game.hpp).
     // Helpers stay local to this block so that it reads on its own.

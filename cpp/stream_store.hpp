@@ -27,7 +27,8 @@ namespace mathlearn {
 constexpr std::size_t kCacheLineBytes = 64;
 
 // Orders this thread's streaming stores before its later stores, so that a
-// thread synchronizing with it afterwards (an OpenMP barrier) sees the data.
+// thread that synchronizes with it afterwards, through an OpenMP barrier,
+// reads the stored data.
 inline void stream_fence() { _mm_sfence(); }
 
 // Copies `lines` 64-byte lines from src to dst, both 64-byte aligned, with
@@ -95,9 +96,9 @@ public:
     // than kLineElements slots stay in use.
     static constexpr std::ptrdiff_t kMaxReserve = kCapacity - kLineElements + 1;
 
-    // Writes from dst on. streaming selects streaming stores; a dst that is
-    // not aligned to sizeof(T) cannot map onto whole lines, so it always
-    // gets ordinary stores.
+    // Writes from dst on, with streaming stores when `streaming` is set. A
+    // dst that is not aligned to sizeof(T) cannot map onto whole lines, so
+    // it always gets ordinary stores.
     LineWriter(T* dst, bool streaming, StagingBuffer<T>& staging) : dst_(dst) {
         const auto address = reinterpret_cast<std::uintptr_t>(dst);
         streaming_ = streaming && address % sizeof(T) == 0;
@@ -105,7 +106,7 @@ public:
             stage_ = staging.data();
             stream_lines_ = stream_lines_for_cpu();
             // The staging buffer starts at the line that contains dst, so
-            // the first head_ slots stand for bytes before the range.
+            // the first head_ slots correspond to bytes before the range.
             head_ = std::ptrdiff_t(address % kCacheLineBytes / sizeof(T));
             fill_ = head_;
             line_base_ = address - std::uintptr_t(head_) * sizeof(T);
@@ -154,8 +155,8 @@ public:
         }
     }
 
-    // Writes out what is still staged. Call once, after the last commit;
-    // the caller still owes a stream_fence() before other threads read.
+    // Writes out what is still staged. Call it once, after the last commit.
+    // The caller still owes a stream_fence() before other threads read.
     void finish() {
         if (!streaming_) return;
         write_complete_lines();
@@ -190,15 +191,14 @@ private:
     bool streaming_ = false;
     T* stage_ = nullptr;             // streaming mode from here on
     StreamLines stream_lines_ = nullptr;
-    std::uintptr_t line_base_ = 0;   // address of the line that staging slot 0 stands for
+    std::uintptr_t line_base_ = 0;   // address of the line that staging slot 0 corresponds to
     std::ptrdiff_t head_ = 0;        // slots before the range in the first staged line
     std::ptrdiff_t fill_ = 0;        // slots in use, counting the head
 };
 
 // Sets a[0..n) to value with streaming stores of whole lines and ordinary
 // stores of the partial lines at the ends, on all threads. The benchmarks
-// time it as the fastest way to write n elements, the reference for the
-// Jacobian kernel.
+// use its rate as the write ceiling that the Jacobian kernel is compared with.
 template <class T>
 void fill_streaming(T* a, std::ptrdiff_t n, T value) {
     constexpr std::ptrdiff_t kLineElements = StagingBuffer<T>::kLineElements;
@@ -209,7 +209,7 @@ void fill_streaming(T* a, std::ptrdiff_t n, T value) {
     if (address % sizeof(T) == 0) {
         head = std::ptrdiff_t((kCacheLineBytes - address % kCacheLineBytes) % kCacheLineBytes / sizeof(T));
     } else {
-        head = n;  // no element starts a line; ordinary stores only
+        head = n;  // No element starts a line, so all stores are ordinary.
     }
     head = std::min(head, n);
     std::fill(a, a + head, value);

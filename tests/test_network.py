@@ -329,7 +329,7 @@ def jacobian_stores(request):
     _core.set_jacobian_stores("auto")
 
 
-# P = 963 and 1 209 exceed the staging buffer (512 float64 elements), and
+# P = 963 and 1 205 exceed the staging buffer (512 float64 elements), and
 # n_0 = 600 gives weight rows longer than one reservation of it.
 @pytest.mark.parametrize("sizes", [[3, 5, 2], [20, 40, 3], [600, 2, 1]])
 @pytest.mark.parametrize("activation", ["tanh", "gelu", "relu"])
