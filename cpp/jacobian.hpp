@@ -153,7 +153,7 @@ inline void forward_hidden_rows(const Layout& lay, const Sigma& act,
         T* Z = s.a_block[l - 1].data();
         for (std::ptrdiff_t r = 0; r < rows; ++r) {
             T* z = Z + r * n_out;
-            std::copy(b, b + n_out, z);
+            copy_short(b, n_out, z);
             add_combination(z, n_out, input + r * n_in, Wt[l - 1].data(), n_out, n_in);
         }
         if (act.needs_z()) std::copy(Z, Z + rows * n_out, s.z_block[l - 1].data());

@@ -64,6 +64,14 @@ inline StreamLines stream_lines_for_cpu() {
     return chosen;
 }
 
+// dst[j] = src[j] for j < n, inline. For the few elements that move here,
+// a call to memmove costs more than the copy itself.
+template <class T>
+inline void copy_short(const T* src, std::ptrdiff_t n, T* dst) {
+#pragma omp simd
+    for (std::ptrdiff_t j = 0; j < n; ++j) dst[j] = src[j];
+}
+
 // Staging memory of one thread: kLines cache lines, 64-byte aligned.
 template <class T>
 class StagingBuffer {
@@ -148,7 +156,7 @@ public:
     void put(const T* a, std::ptrdiff_t n) {
         while (n > 0) {
             const std::ptrdiff_t take = std::min(n, kMaxReserve);
-            std::copy(a, a + take, reserve(take));
+            copy_short(a, take, reserve(take));
             commit(take);
             a += take;
             n -= take;
@@ -162,7 +170,7 @@ public:
         write_complete_lines();
         // Fewer than a line of elements is left, at the front of the stage.
         T* base = reinterpret_cast<T*>(line_base_);
-        std::copy(stage_ + head_, stage_ + fill_, base + head_);
+        copy_short(stage_ + head_, fill_ - head_, base + head_);
         head_ = fill_;
     }
 
@@ -176,12 +184,12 @@ private:
         T* base = reinterpret_cast<T*>(line_base_);
         std::ptrdiff_t first = 0;
         if (head_ > 0) {
-            std::copy(stage_ + head_, stage_ + kLineElements, base + head_);
+            copy_short(stage_ + head_, kLineElements - head_, base + head_);
             first = 1;
         }
         stream_lines_(base + first * kLineElements, stage_ + first * kLineElements, lines - first);
         const std::ptrdiff_t done = lines * kLineElements;
-        std::copy(stage_ + done, stage_ + fill_, stage_);
+        copy_short(stage_ + done, fill_ - done, stage_);
         line_base_ += std::uintptr_t(done) * sizeof(T);
         head_ = 0;
         fill_ -= done;
