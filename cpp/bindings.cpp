@@ -315,6 +315,13 @@ PYBIND11_MODULE(_core, m) {
         "tests and benchmarks.");
 
     m.def(
+        "set_stream_sse2",
+        [](bool forced) { mathlearn::stream_lines_sse2_override() = forced; },
+        py::arg("forced"),
+        "Make streaming stores use the 16-byte SSE2 instructions even where AVX-512 is available "
+        "(False restores the choice by CPU). Process-wide; meant for tests.");
+
+    m.def(
         "forward",
         [](const py::array& w, const py::array& X, const std::vector<int>& sizes, int activation,
            double param, py::array Y, const py::list& hidden, const py::list& pre) {

@@ -57,11 +57,17 @@ __attribute__((target("avx512f"))) inline void stream_lines_avx512(void* dst, co
     for (std::ptrdiff_t q = 0; q < lines; ++q) _mm512_stream_si512(d + q, _mm512_load_si512(s + q));
 }
 
+// When set, stream_lines_for_cpu() returns the SSE2 copy on every CPU, so
+// that tests on an AVX-512 machine also run it. Process-wide.
+inline bool& stream_lines_sse2_override() {
+    static bool forced = false;
+    return forced;
+}
+
 // The line copy for the CPU this process runs on.
 inline StreamLines stream_lines_for_cpu() {
-    static const StreamLines chosen =
-        __builtin_cpu_supports("avx512f") ? stream_lines_avx512 : stream_lines_sse2;
-    return chosen;
+    static const bool have_avx512 = __builtin_cpu_supports("avx512f");
+    return have_avx512 && !stream_lines_sse2_override() ? stream_lines_avx512 : stream_lines_sse2;
 }
 
 // dst[j] = src[j] for j < n, inline. For the few elements that move here,

@@ -321,12 +321,18 @@ def test_jacobian_chunks_and_out_reuse():
         np.testing.assert_array_equal(out, expected)
 
 
-@pytest.fixture(params=["cached", "streaming"])
+@pytest.fixture(params=["cached", "streaming", "streaming-sse2"])
 def jacobian_stores(request):
-    """Run a test with ordinary stores, then with streaming stores forced, for every output size."""
-    _core.set_jacobian_stores(request.param)
+    """Run a test with ordinary stores, then with streaming stores forced, for every output size.
+
+    The last case streams with the SSE2 instructions that CPUs without
+    AVX-512 use.
+    """
+    _core.set_jacobian_stores("cached" if request.param == "cached" else "streaming")
+    _core.set_stream_sse2(request.param == "streaming-sse2")
     yield request.param
     _core.set_jacobian_stores("auto")
+    _core.set_stream_sse2(False)
 
 
 # P = 963 and 1 205 exceed the staging buffer (512 float64 elements), and
@@ -355,9 +361,17 @@ def test_jacobian_stores_match_reference(sizes, activation, dtype, B, jacobian_s
         assert np.isnan(buffer[offset + size :]).all()
 
 
+@pytest.fixture(params=[False, True], ids=["auto", "sse2"])
+def stream_sse2(request):
+    """Run a test with the streaming instructions chosen by CPU, then with SSE2 forced."""
+    _core.set_stream_sse2(request.param)
+    yield request.param
+    _core.set_stream_sse2(False)
+
+
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
 @pytest.mark.parametrize("n", [0, 5, 1000, 70_000])
-def test_fill_streaming_writes_range_only(dtype, n):
+def test_fill_streaming_writes_range_only(dtype, n, stream_sse2):
     # The streaming fill of the benchmarks, at every start offset in a line.
     pad = 64 // np.dtype(dtype).itemsize
     for offset in range(pad):
