@@ -131,7 +131,7 @@ inline void jacobian_row_body(const Layout& lay, const Sigma& act, const T* w, c
             const int n_out = lay.n[l];
             const T* a = (l == 1) ? x : s.a[l - 2];
             const T* Dk = s.D.data() + s.d_offset[l] + std::ptrdiff_t(k) * n_out;
-            for (int i = 0; i < n_out; ++i) out.put_scaled(Dk[i], a, n_in);
+            out.put_outer(Dk, n_out, a, n_in);
             out.put(Dk, n_out);
         }
     }

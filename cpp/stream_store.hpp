@@ -158,6 +158,29 @@ public:
         }
     }
 
+    // Appends the rows x cols outer product d a^T, row-major: d[i] * a[j]
+    // for i < rows, j < cols. Many rows share one reservation, which keeps
+    // the bookkeeping out of the loop over short rows.
+    void put_outer(const T* d, std::ptrdiff_t rows, const T* a, std::ptrdiff_t cols) {
+        if (cols == 0) return;
+        if (cols > kMaxReserve) {
+            for (std::ptrdiff_t i = 0; i < rows; ++i) put_scaled(d[i], a, cols);
+            return;
+        }
+        const std::ptrdiff_t rows_per_chunk = kMaxReserve / cols;
+        for (std::ptrdiff_t i0 = 0; i0 < rows; i0 += rows_per_chunk) {
+            const std::ptrdiff_t chunk = std::min(rows_per_chunk, rows - i0);
+            T* out = reserve(chunk * cols);
+            for (std::ptrdiff_t i = 0; i < chunk; ++i) {
+                const T di = d[i0 + i];
+                T* row = out + i * cols;
+#pragma omp simd
+                for (std::ptrdiff_t j = 0; j < cols; ++j) row[j] = di * a[j];
+            }
+            commit(chunk * cols);
+        }
+    }
+
     // Appends a[0..n).
     void put(const T* a, std::ptrdiff_t n) {
         while (n > 0) {
