@@ -9,9 +9,9 @@
 // kJacobianRows samples, runs their forward pass in its own small buffers,
 // and writes each J[b] front to back, every byte once. Large outputs go
 // through streaming stores (stream_store.hpp), which skip the read of each
-// output line that an ordinary store makes. The forward pass of one block
-// runs while the memory system still drains the stores of the block before,
-// and the other thread keeps writing.
+// output line that an ordinary store makes. Each thread alternates the
+// forward pass of a block with the writes of its rows, so while one thread
+// computes, the other one keeps the memory system busy.
 #pragma once
 
 #include <algorithm>
@@ -138,10 +138,10 @@ inline void jacobian_row_body(const Layout& lay, const Sigma& act, const T* w, c
     out.finish();
 }
 
-// Computes the hidden layers of `rows` samples: s.a_block[l - 1] receives a_l and, when
-// act.needs_z(), s.z_block[l - 1] receives z_l, for l = 1..L-1. The output
-// layer is skipped, because the Jacobian does not depend on z_L. Wt[l - 1]
-// is W_l^T (n_{l-1} x n_l).
+// Computes the hidden layers of `rows` samples: s.a_block[l - 1] receives
+// a_l and, when act.needs_z(), s.z_block[l - 1] receives z_l, for
+// l = 1..L-1. The output layer is skipped, because the Jacobian does not
+// depend on z_L. Wt[l - 1] is W_l^T (n_{l-1} x n_l).
 template <class T>
 inline void forward_hidden_rows(const Layout& lay, const Sigma& act,
                                 const std::vector<std::vector<T>>& Wt, const T* w, const T* X,
