@@ -1,6 +1,6 @@
-// Forward pass, backpropagation and per-sample Jacobian of a multilayer
-// perceptron f_w = h_L o sigma o h_{L-1} o ... o sigma o h_1, with
-// h_l(a) = W_l a + b_l and W_l of shape (n_l, n_{l-1}).
+// Forward pass and backpropagation of a multilayer perceptron
+// f_w = h_L o sigma o h_{L-1} o ... o sigma o h_1, with h_l(a) = W_l a + b_l
+// and W_l of shape (n_l, n_{l-1}). The per-sample Jacobian is in jacobian.hpp.
 //
 // Storage: w is the flat parameter vector (W_1, b_1, ..., W_L, b_L), each W_l
 // row-major. Batches are rows: X is (B, n_0), the hidden activations
