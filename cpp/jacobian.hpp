@@ -36,9 +36,9 @@ JacobianStores& jacobian_stores_override();
 // kStreamMinBytes. A smaller output can stay in the cache between calls,
 // where ordinary stores do not read memory.
 // NOTE: set from timings of the [8, 64, 64, 1] tanh net in float64 on one
-// 2-core x86-64 VM: ordinary stores were 15% faster at 1.2 MB, both kinds
-// ran at the same speed at 4.9 MB, and streaming stores were up to 2x
-// faster from 80 MB on. Other cache sizes move the crossover.
+// 2-core x86-64 VM. Ordinary stores were 15% faster at 1.2 MB, and both
+// kinds ran at the same speed at 4.9 MB. From 80 MB on, streaming stores
+// were up to 2x faster. Other cache sizes move the crossover.
 constexpr std::ptrdiff_t kStreamMinBytes = std::ptrdiff_t(4) << 20;
 
 inline bool use_streaming_stores(std::ptrdiff_t output_bytes) {
