@@ -13,6 +13,8 @@ bench_machine.py in the same file:
 
 - copy bound of a Jacobian: its bytes divided by the copy rate, where the
   copy rate counts read plus write bytes per second (``gbytes_per_s``);
+- fill bound of a Jacobian: its bytes divided by the write rate of a pure
+  streaming-store fill, an estimate of the highest write rate of the machine;
 - GEMM bound of a gradient: its multiply-add FLOPs (``flops``) divided by
   the matmul rate of the same dtype.
 
@@ -70,8 +72,8 @@ def time_of(table, op, impl, case):
     return None if entry is None else entry[0]
 
 
-def rate(table, op, case, key):
-    entry = table.get((op, "numpy", case))
+def rate(table, op, case, key, impl="numpy"):
+    entry = table.get((op, impl, case))
     return None if entry is None else entry[1].get(key)
 
 
@@ -91,10 +93,14 @@ def report(path, out=sys.stdout):
 
     gflops = {dt: rate(table, "matmul", dt, "gflops") for dt in ("float64", "float32")}
     copy_rate = rate(table, "copy", next(iter(cases_of(table, "copy")), ""), "gbytes_per_s")
+    fill_rate = rate(table, "stream_fill", next(iter(cases_of(table, "stream_fill")), ""),
+                     "gbytes_per_s", impl="mathlearn")
     print_table(
         "Machine limits (same run)",
-        ["matmul float64 GFLOP/s", "matmul float32 GFLOP/s", "copy GB/s (read + write)"],
-        [[f"{gflops['float64'] or 0:.1f}", f"{gflops['float32'] or 0:.1f}", f"{copy_rate or 0:.1f}"]],
+        ["matmul float64 GFLOP/s", "matmul float32 GFLOP/s", "copy GB/s (read + write)",
+         "streaming fill GB/s (write)"],
+        [[f"{gflops['float64'] or 0:.1f}", f"{gflops['float32'] or 0:.1f}", f"{copy_rate or 0:.1f}",
+          f"{fill_rate or 0:.1f}"]],
         out,
     )
 
@@ -104,14 +110,17 @@ def report(path, out=sys.stdout):
         peers = {p: time_of(table, "jacobian", p, case) for p in PEERS}
         n_bytes = table.get(("jacobian", "mathlearn", case), (None, {}))[1].get("bytes")
         bound = n_bytes / (copy_rate * 1e9) if n_bytes and copy_rate else None
+        fill_bound = n_bytes / (fill_rate * 1e9) if n_bytes and fill_rate else None
         rows.append([
             case, fmt_ms(ours), *(fmt_ms(peers[p]) for p in PEERS),
             fmt_ratio(peers["torch"] / ours if ours and peers["torch"] else None, 3.0),
             fmt_ratio(ours / bound if ours and bound else None, 1.5, higher_is_better=False),
+            fmt_ratio(ours / fill_bound if ours and fill_bound else None),
         ])
     print_table(
         "Per-sample Jacobian (B, m, P) with a reused out= (ms)",
-        ["case", "mathlearn", "torch.func", "JAX", "NumPy", "torch / ours (>= 3)", "ours / copy bound (<= 1.5)"],
+        ["case", "mathlearn", "torch.func", "JAX", "NumPy", "torch / ours (>= 3)", "ours / copy bound (<= 1.5)",
+         "ours / fill bound"],
         rows, out,
     )
 

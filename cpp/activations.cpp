@@ -1,5 +1,5 @@
 // Loops of tanh and sigmoid over arrays, the affine rows of the fused forward
-// pass and one row of the per-sample Jacobian, compiled once per instruction set.
+// pass and one block of the per-sample Jacobian, compiled once per instruction set.
 //
 // GCC's target_clones builds AVX-512, AVX2 and baseline x86-64 versions of
 // each loop and picks one at load time from the CPU, so the wheel stays
@@ -8,6 +8,7 @@
 #include <cstddef>
 
 #include "fastmath.hpp"
+#include "jacobian.hpp"
 #include "mlp.hpp"
 
 namespace mathlearn {
@@ -62,20 +63,18 @@ MATHLEARN_CLONES void affine_rows(std::ptrdiff_t rows, int n_in, int n_out, cons
     affine_rows_body(rows, n_in, n_out, Wt, b, A, Z);
 }
 
-MATHLEARN_CLONES void jacobian_row(const Layout& lay, const Sigma& act, const double* w,
-                                   const double* X, std::ptrdiff_t r,
-                                   const std::vector<const double*>& hidden,
-                                   const std::vector<const double*>& pre, double* J,
-                                   JacobianScratch<double>& s) {
-    jacobian_row_body(lay, act, w, X, r, hidden, pre, J, s);
+// flatten inlines the whole block, the staging writer included, into each
+// clone; a helper left out of line would be compiled for the baseline only.
+MATHLEARN_CLONES __attribute__((flatten)) void jacobian_block(
+    const Layout& lay, const Sigma& act, const std::vector<std::vector<double>>& Wt,
+    const double* w, const double* X, std::ptrdiff_t rows, double* J, JacobianScratch<double>& s) {
+    jacobian_block_body(lay, act, Wt, w, X, rows, J, s);
 }
 
-MATHLEARN_CLONES void jacobian_row(const Layout& lay, const Sigma& act, const float* w,
-                                   const float* X, std::ptrdiff_t r,
-                                   const std::vector<const float*>& hidden,
-                                   const std::vector<const float*>& pre, float* J,
-                                   JacobianScratch<float>& s) {
-    jacobian_row_body(lay, act, w, X, r, hidden, pre, J, s);
+MATHLEARN_CLONES __attribute__((flatten)) void jacobian_block(
+    const Layout& lay, const Sigma& act, const std::vector<std::vector<float>>& Wt,
+    const float* w, const float* X, std::ptrdiff_t rows, float* J, JacobianScratch<float>& s) {
+    jacobian_block_body(lay, act, Wt, w, X, rows, J, s);
 }
 
 }  // namespace mathlearn

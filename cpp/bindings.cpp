@@ -17,6 +17,7 @@
 
 #include "blas.hpp"
 #include "gradient.hpp"
+#include "jacobian.hpp"
 #include "mlp.hpp"
 #include "model_game.hpp"
 #include "threads.hpp"
@@ -221,27 +222,11 @@ void jacobian_impl(const py::array& w, const py::array& X, const Layout& lay,
     const py::ssize_t B = batch_of<T>(X, lay);
     check_array<T>(J, "out", {B, lay.n[L], lay.n_params}, true);
     if (B == 0) return;
-    std::vector<std::vector<T>> storage;
-    std::vector<T*> hidden, pre;
-    for (int l = 1; l < L; ++l) {
-        storage.emplace_back(static_cast<std::size_t>(B) * lay.n[l]);
-        hidden.push_back(storage.back().data());
-        if (act.needs_z()) {
-            storage.emplace_back(static_cast<std::size_t>(B) * lay.n[l]);
-            pre.push_back(storage.back().data());
-        }
-    }
-    // The forward pass needs a destination for z_L, which the Jacobian does not use.
-    std::vector<T> Y(static_cast<std::size_t>(B) * lay.n[L]);
-    std::vector<const T*> hidden_const(hidden.begin(), hidden.end());
-    std::vector<const T*> pre_const(pre.begin(), pre.end());
     const T* wp = static_cast<const T*>(w.data());
     const T* Xp = static_cast<const T*>(X.data());
     T* Jp = static_cast<T*>(J.mutable_data());
     py::gil_scoped_release release;
-    // The fused forward kernel keeps the whole call on the OpenMP pool.
-    mathlearn::forward<T>(lay, act, wp, Xp, B, hidden, pre, Y.data(), false);
-    mathlearn::jacobian<T>(lay, act, wp, Xp, B, hidden_const, pre_const, Jp);
+    mathlearn::jacobian<T>(lay, act, wp, Xp, B, Jp);
 }
 
 template <class T>
@@ -374,6 +359,33 @@ PYBIND11_MODULE(_core, m) {
         "benchmarks.");
 
     m.def(
+        "set_jacobian_stores",
+        [](const std::string& stores) {
+            auto& s = mathlearn::jacobian_stores_override();
+            if (stores == "auto") {
+                s = mathlearn::JacobianStores::automatic;
+            } else if (stores == "cached") {
+                s = mathlearn::JacobianStores::cached;
+            } else if (stores == "streaming") {
+                s = mathlearn::JacobianStores::streaming;
+            } else {
+                throw py::value_error("stores must be 'auto', 'cached' or 'streaming'; got '" +
+                                      stores + "'.");
+            }
+        },
+        py::arg("stores"),
+        "Force the Jacobian kernel to write its output with ordinary (cached) stores or with "
+        "streaming stores ('auto' restores the choice by output size). Process-wide; meant for "
+        "tests and benchmarks.");
+
+    m.def(
+        "set_stream_sse2",
+        [](bool forced) { mathlearn::stream_lines_sse2_override() = forced; },
+        py::arg("forced"),
+        "Make streaming stores use the 16-byte SSE2 instructions even where AVX-512 is available "
+        "(False restores the choice by CPU). Process-wide; meant for tests.");
+
+    m.def(
         "forward",
         [](const py::array& w, const py::array& X, const std::vector<int>& sizes, int activation,
            double param, py::array Y, const py::list& hidden, const py::list& pre) {
@@ -445,6 +457,31 @@ PYBIND11_MODULE(_core, m) {
         py::arg("w"), py::arg("X"), py::arg("layer_sizes"), py::arg("activation"),
         py::arg("param"), py::arg("out"),
         "Write the per-sample Jacobians Jac f_{x_b}(w) into out (B, n_L, P).");
+
+    m.def(
+        "fill_streaming",
+        [](py::array a, double value) {
+            const bool f64 = has_dtype<double>(a);
+            if (!f64 && !has_dtype<float>(a)) {
+                throw py::value_error("a must have dtype float64 or float32; got " +
+                                      std::string(py::str(a.dtype())) + ".");
+            }
+            if (!(a.flags() & py::array::c_style)) {
+                throw py::value_error("a must be C-contiguous, because it is filled in place.");
+            }
+            if (!a.writeable()) throw py::value_error("a must be writable.");
+            void* data = a.mutable_data();
+            const std::ptrdiff_t n = a.size();
+            py::gil_scoped_release release;
+            if (f64) {
+                mathlearn::fill_streaming(static_cast<double*>(data), n, value);
+            } else {
+                mathlearn::fill_streaming(static_cast<float*>(data), n, static_cast<float>(value));
+            }
+        },
+        py::arg("a"), py::arg("value"),
+        "Set every element of a to value with streaming stores from all threads. The benchmarks "
+        "use its rate as the write ceiling that the Jacobian kernel is compared with.");
 
     // Coalition table of the interventional game of an MLP (model_game.hpp).
     // Helpers stay local to this block so that it reads on its own.

@@ -1,7 +1,9 @@
-// Storage for the process-wide settings declared in blas.hpp and mlp.hpp.
+// Storage for the process-wide settings declared in blas.hpp, mlp.hpp and
+// jacobian.hpp.
 #include <mutex>
 
 #include "blas.hpp"
+#include "jacobian.hpp"
 #include "mlp.hpp"
 
 namespace mathlearn {
@@ -46,6 +48,11 @@ SerialBlasScope::~SerialBlasScope() {
 ForwardPath& forward_path_override() {
     static ForwardPath path = ForwardPath::automatic;
     return path;
+}
+
+JacobianStores& jacobian_stores_override() {
+    static JacobianStores stores = JacobianStores::automatic;
+    return stores;
 }
 
 }  // namespace mathlearn

@@ -1,6 +1,6 @@
-// Forward pass, backpropagation and per-sample Jacobian of a multilayer
-// perceptron f_w = h_L o sigma o h_{L-1} o ... o sigma o h_1, with
-// h_l(a) = W_l a + b_l and W_l of shape (n_l, n_{l-1}).
+// Forward pass and backpropagation of a multilayer perceptron
+// f_w = h_L o sigma o h_{L-1} o ... o sigma o h_1, with h_l(a) = W_l a + b_l
+// and W_l of shape (n_l, n_{l-1}). The per-sample Jacobian is in jacobian.hpp.
 //
 // Storage: w is the flat parameter vector (W_1, b_1, ..., W_L, b_L), each W_l
 // row-major. Batches are rows: X is (B, n_0), the hidden activations
@@ -17,6 +17,7 @@
 
 #include "blas.hpp"
 #include "fastmath.hpp"
+#include "threads.hpp"
 
 namespace mathlearn {
 
@@ -279,7 +280,7 @@ void forward_fused(const Layout& lay, const Sigma& act, const T* w, const T* X, 
     std::ptrdiff_t flops = 0;
     for (int l = 1; l <= L; ++l) flops += std::ptrdiff_t(lay.n[l - 1]) * lay.n[l];
 
-#pragma omp parallel if (B * flops >= kParallelMinWork)
+#pragma omp parallel num_threads(max_threads()) if (B * flops >= kParallelMinWork)
     {
         std::vector<T> buf0(static_cast<std::size_t>(kFusedRows) * widest);
         std::vector<T> buf1(static_cast<std::size_t>(kFusedRows) * widest);
@@ -393,112 +394,6 @@ void backward(const Layout& lay, const Sigma& act, const T* w, const T* X, std::
             }
             delta = next;
             std::swap(next, spare);
-        }
-    }
-}
-
-// Per-sample Jacobian J[b] = Jac f_{x_b}(w), shape (m, P) with m = n_L, for
-// rows b of a batch whose hidden activations are already in `hidden` (and
-// pre-activations in `pre` when act.needs_z()).
-//   J[b, k, W_l block (i, j)] = D_l[k, i] a_{l-1}[j],  J[b, k, b_l block i] = D_l[k, i],
-// with D_L = I_m and D_l = (D_{l+1} W_{l+1}) diag(sigma'(z_l)), which is the
-// chain rule applied to f_x(w) one layer at a time. Each thread keeps its own
-// D_1..D_L and writes the rows J[b, k, :] front to back, so every output byte
-// is written once and in memory order.
-
-// Scratch memory of one thread: D_1..D_L at d_offset[1..L], and sigma'(z_l).
-template <class T>
-struct JacobianScratch {
-    std::vector<std::ptrdiff_t> d_offset;
-    std::vector<T> D;
-    std::vector<T> slope;
-};
-
-// J[r] for one row r; the loop body of jacobian().
-template <class T>
-inline void jacobian_row_body(const Layout& lay, const Sigma& act, const T* w, const T* X,
-                              std::ptrdiff_t r, const std::vector<const T*>& hidden,
-                              const std::vector<const T*>& pre, T* J, JacobianScratch<T>& s) {
-    const int L = lay.depth();
-    const int m = lay.n[L];
-    const std::ptrdiff_t P = lay.n_params;
-    T* DL = s.D.data() + s.d_offset[L];
-    std::fill(DL, DL + std::ptrdiff_t(m) * m, T(0));
-    for (int k = 0; k < m; ++k) DL[std::ptrdiff_t(k) * m + k] = T(1);
-
-    for (int l = L - 1; l >= 1; --l) {
-        const int n_l = lay.n[l];
-        const int n_up = lay.n[l + 1];
-        const T* Wup = w + lay.w_offset[l];  // W_{l+1}, (n_up, n_l)
-        const T* Dup = s.D.data() + s.d_offset[l + 1];
-        T* Dl = s.D.data() + s.d_offset[l];
-        const T* a = hidden[l - 1] + r * n_l;
-        const T* z = act.needs_z() ? pre[l - 1] + r * n_l : a;
-        T* slope = s.slope.data();
-        for (int j = 0; j < n_l; ++j) slope[j] = derivative_from(act, z[j], a[j]);
-        for (int k = 0; k < m; ++k) {
-            T* row = Dl + std::ptrdiff_t(k) * n_l;
-            std::fill(row, row + n_l, T(0));
-            for (int i = 0; i < n_up; ++i) {
-                const T coef = Dup[std::ptrdiff_t(k) * n_up + i];
-                const T* Wi = Wup + std::ptrdiff_t(i) * n_l;
-#pragma omp simd
-                for (int j = 0; j < n_l; ++j) row[j] += coef * Wi[j];
-            }
-            for (int j = 0; j < n_l; ++j) row[j] *= slope[j];
-        }
-    }
-
-    T* Jb = J + r * std::ptrdiff_t(m) * P;
-    for (int k = 0; k < m; ++k) {
-        T* out = Jb + std::ptrdiff_t(k) * P;
-        for (int l = 1; l <= L; ++l) {
-            const int n_in = lay.n[l - 1];
-            const int n_out = lay.n[l];
-            const T* a = (l == 1) ? X + r * n_in : hidden[l - 2] + r * n_in;
-            const T* Dk = s.D.data() + s.d_offset[l] + std::ptrdiff_t(k) * n_out;
-            for (int i = 0; i < n_out; ++i) {
-                const T d = Dk[i];
-#pragma omp simd
-                for (int j = 0; j < n_in; ++j) out[j] = d * a[j];
-                out += n_in;
-            }
-            std::copy(Dk, Dk + n_out, out);
-            out += n_out;
-        }
-    }
-}
-
-// jacobian_row_body compiled once per instruction set, in activations.cpp.
-void jacobian_row(const Layout& lay, const Sigma& act, const double* w, const double* X,
-                  std::ptrdiff_t r, const std::vector<const double*>& hidden,
-                  const std::vector<const double*>& pre, double* J, JacobianScratch<double>& s);
-void jacobian_row(const Layout& lay, const Sigma& act, const float* w, const float* X,
-                  std::ptrdiff_t r, const std::vector<const float*>& hidden,
-                  const std::vector<const float*>& pre, float* J, JacobianScratch<float>& s);
-
-template <class T>
-void jacobian(const Layout& lay, const Sigma& act, const T* w, const T* X, std::ptrdiff_t B,
-              const std::vector<const T*>& hidden, const std::vector<const T*>& pre, T* J) {
-    const int L = lay.depth();
-    const int m = lay.n[L];
-    const std::ptrdiff_t P = lay.n_params;
-
-    // Offsets of D_l (m x n_l) inside one thread's buffer.
-    std::vector<std::ptrdiff_t> d_offset(L + 1, 0);
-    std::ptrdiff_t d_size = 0;
-    for (int l = 1; l <= L; ++l) {
-        d_offset[l] = d_size;
-        d_size += std::ptrdiff_t(m) * lay.n[l];
-    }
-
-#pragma omp parallel if (B * m * P >= kParallelMinWork)
-    {
-        JacobianScratch<T> scratch{d_offset, std::vector<T>(static_cast<std::size_t>(d_size)),
-                                   std::vector<T>(static_cast<std::size_t>(lay.width_max_hidden()))};
-#pragma omp for schedule(static)
-        for (std::ptrdiff_t r = 0; r < B; ++r) {
-            jacobian_row(lay, act, w, X, r, hidden, pre, J, scratch);
         }
     }
 }

@@ -321,6 +321,67 @@ def test_jacobian_chunks_and_out_reuse():
         np.testing.assert_array_equal(out, expected)
 
 
+@pytest.fixture(params=["cached", "streaming", "streaming-sse2"])
+def jacobian_stores(request):
+    """Run a test with ordinary stores, then with streaming stores forced, for every output size.
+
+    The last case streams with the SSE2 instructions that CPUs without
+    AVX-512 use.
+    """
+    _core.set_jacobian_stores("cached" if request.param == "cached" else "streaming")
+    _core.set_stream_sse2(request.param == "streaming-sse2")
+    yield request.param
+    _core.set_jacobian_stores("auto")
+    _core.set_stream_sse2(False)
+
+
+# P = 963 and 1 205 exceed the staging buffer (512 float64 elements), and
+# n_0 = 600 gives weight rows longer than one reservation of it.
+@pytest.mark.parametrize("sizes", [[3, 5, 2], [20, 40, 3], [600, 2, 1]])
+@pytest.mark.parametrize("activation", ["tanh", "gelu", "relu"])
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("B", [1, 17, 40])
+def test_jacobian_stores_match_reference(sizes, activation, dtype, B, jacobian_stores):
+    net = make_net(sizes, activation, dtype=dtype)
+    X, _, _ = make_data(sizes, B)
+    w64 = net.params.astype(np.float64)
+    X64 = X.astype(dtype).astype(np.float64)
+    tol = FLOAT64_RTOL if dtype == np.float64 else float32_tol(sizes)
+    expected = ref.jacobian(sizes, activation, w64, X64)
+    size = B * sizes[-1] * net.n_params
+    itemsize = np.dtype(dtype).itemsize
+    # Every start offset within a 64-byte line, with sentinels on both sides.
+    for offset in range(64 // itemsize):
+        buffer = np.full(size + 2 * 64 // itemsize, np.nan, dtype=dtype)
+        out = buffer[offset : offset + size].reshape(B, sizes[-1], net.n_params)
+        result = net.jacobian(X, out=out)
+        assert result is out
+        assert_close(out, expected, tol)
+        assert np.isnan(buffer[:offset]).all()
+        assert np.isnan(buffer[offset + size :]).all()
+
+
+@pytest.fixture(params=[False, True], ids=["auto", "sse2"])
+def stream_sse2(request):
+    """Run a test with the streaming instructions chosen by CPU, then with SSE2 forced."""
+    _core.set_stream_sse2(request.param)
+    yield request.param
+    _core.set_stream_sse2(False)
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("n", [0, 5, 1000, 70_000])
+def test_fill_streaming_writes_range_only(dtype, n, stream_sse2):
+    # The streaming fill of the benchmarks, at every start offset in a line.
+    pad = 64 // np.dtype(dtype).itemsize
+    for offset in range(pad):
+        buffer = np.full(n + 2 * pad, np.nan, dtype=dtype)
+        _core.fill_streaming(buffer[offset : offset + n], 2.5)
+        assert (buffer[offset : offset + n] == 2.5).all()
+        assert np.isnan(buffer[:offset]).all()
+        assert np.isnan(buffer[offset + n :]).all()
+
+
 def test_value_and_gradient_writes_into_out():
     sizes = [3, 6, 2]
     net = make_net(sizes, "relu")

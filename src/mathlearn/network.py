@@ -39,9 +39,9 @@ __all__ = ["MLP"]
 
 ensure_blas()
 
-# Default Jacobian chunk: keep the hidden activations of one chunk under this
-# many bytes, so the temporary memory stays small next to the output.
-_JACOBIAN_CHUNK_BYTES = 64 * 2**20
+# Default rows per call of the Jacobian kernel, below the 2**31 - 1 rows that
+# one compiled call accepts.
+_JACOBIAN_CHUNK_ROWS = 2**20
 
 
 def _check_layer_sizes(layer_sizes) -> tuple[int, ...]:
@@ -709,9 +709,10 @@ class MLP:
             Receives the result in place; must have the network dtype and be
             C-contiguous. It is written without any intermediate copy.
         chunk_size : int, optional
-            Rows of X processed per kernel call. It bounds the temporary
-            memory (the hidden activations of one chunk), not the output.
-            By default chunks keep those under 64 MiB.
+            Rows of X processed per kernel call, by default up to 2**20.
+            The kernel's temporary memory does not grow with it, because
+            each thread keeps the hidden activations of only 16 samples at
+            a time.
 
         Returns
         -------
@@ -729,16 +730,14 @@ class MLP:
         self._check_params_finite()
         B, m, P = X.shape[0], self.n_outputs, self._n_params
         itemsize = self._dtype.itemsize
-        hidden_row_bytes = max(1, sum(self._layer_sizes[1:-1])) * itemsize
         if chunk_size is None:
-            chunk_size = max(1, _JACOBIAN_CHUNK_BYTES // hidden_row_bytes)
+            chunk_size = max(1, min(B, _JACOBIAN_CHUNK_ROWS))
         else:
             chunk_size = check_int(chunk_size, "chunk_size", minimum=1)
         if out is None:
-            needed = B * m * P * itemsize + min(B, chunk_size) * hidden_row_bytes
             row_bytes = m * P * itemsize
             check_memory(
-                needed,
+                B * row_bytes,
                 f"jacobian of {B} samples with shape ({B}, {m}, {P}) in {self._dtype}",
                 f"Call jacobian on slices of X of at most "
                 f"{max(1, _available_rows(row_bytes))} rows and consume each result before the "
@@ -747,11 +746,6 @@ class MLP:
             out = np.empty((B, m, P), dtype=self._dtype)
         else:
             self._check_out(out, (B, m, P))
-            check_memory(
-                min(B, chunk_size) * hidden_row_bytes,
-                f"temporary memory of jacobian with chunk_size={chunk_size}",
-                "Pass a smaller chunk_size.",
-            )
         sizes = list(self._layer_sizes)
         for start in range(0, B, chunk_size):
             stop = min(B, start + chunk_size)
