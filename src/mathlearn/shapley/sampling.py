@@ -230,25 +230,45 @@ MIN_BLOCKS = 8
 MAX_FREE_DRAWS = 10_000
 
 
-def _accept_within_budget(seen, rows, budget_left):
-    """Return how many leading rows of masks fit in ``budget_left`` new coalitions, and the cost.
+def _accept_within_budget(seen, accepted_keys, rows, keys, budget_left):
+    """Return the indices of the rows accepted within ``budget_left`` new coalitions, the budget left, and whether the scan stopped.
 
-    Row k is accepted when its masks that are not yet in ``seen`` still fit;
-    ``seen`` is updated in place.
+    Rows are scanned in order and the scan stops at the first row whose
+    masks not yet in ``seen`` do not fit. A row whose key is already in
+    ``accepted_keys`` repeats an accepted order: it costs nothing but
+    carries no new information, so it is skipped rather than counted as
+    an independent replicate. ``seen`` and ``accepted_keys`` are updated
+    in place.
     """
-    accepted = 0
+    accepted = []
     free_streak = 0
-    for row in rows:
-        fresh = {m for m in row.tolist() if m not in seen}
-        if len(fresh) > budget_left:
-            break
-        seen.update(fresh)
-        budget_left -= len(fresh)
-        accepted += 1
+    stopped = False
+    for index, (row, key) in enumerate(zip(rows, keys)):
+        if key in accepted_keys:
+            fresh = set()
+        else:
+            fresh = {m for m in row.tolist() if m not in seen}
+            if len(fresh) > budget_left:
+                stopped = True
+                break
+            seen.update(fresh)
+            accepted_keys.add(key)
+            budget_left -= len(fresh)
+            accepted.append(index)
         free_streak = 0 if fresh else free_streak + 1
         if free_streak >= MAX_FREE_DRAWS:
+            stopped = True
             break
-    return accepted, budget_left
+    return np.array(accepted, dtype=np.int64), budget_left, stopped
+
+
+def _unit_keys(units):
+    """Return a hashable key per unit that is equal for equal orders or equal antithetic pairs."""
+    forward = units[:, 0, :]
+    if units.shape[1] == 1:
+        return [row.tobytes() for row in forward]
+    backward = forward[:, ::-1]
+    return [min(f.tobytes(), b.tobytes()) for f, b in zip(forward, backward)]
 
 
 def _latin_block(rng, n, size):
@@ -302,19 +322,24 @@ def _permutation(evaluate, n, budget, rng, antithetic):
     largest = n - 1 if antithetic else n
     block_size = int(min(largest, max(1, budget_left // (unit_cost * MIN_BLOCKS))))
 
-    accepted_units = []
+    accepted_units, accepted_blocks = [], []
+    accepted_keys: set[bytes] = set()
     n_drawn = 0
     # Draw whole blocks until the budget of distinct coalitions is spent;
     # repeated prefixes (small and large coalitions recur) cost nothing.
-    # Units are accepted in order, so the last block may be cut short.
+    # A repeated unit is skipped, so the accepted units are distinct and
+    # form a sample without replacement from the n! orders (n!/2 pairs).
     while budget_left >= 1 and n_drawn < 50 * budget:
         n_blocks = budget_left // (unit_cost * block_size) + 1
         units = np.concatenate([make_block(rng, n, block_size) for _ in range(n_blocks)])
-        n_drawn += units.shape[0]
         prefixes = np.bitwise_or.accumulate(np.int64(1) << units, axis=2)[:, :, :-1]
-        accepted, budget_left = _accept_within_budget(seen, prefixes.reshape(units.shape[0], -1), budget_left)
-        accepted_units.append(units[:accepted])
-        if accepted < units.shape[0]:
+        accepted, budget_left, stopped = _accept_within_budget(
+            seen, accepted_keys, prefixes.reshape(units.shape[0], -1), _unit_keys(units), budget_left
+        )
+        accepted_units.append(units[accepted])
+        accepted_blocks.append((n_drawn + accepted) // block_size)
+        n_drawn += units.shape[0]
+        if stopped:
             break
 
     units = np.concatenate(accepted_units)  # (units, orders per unit, n)
@@ -343,7 +368,12 @@ def _permutation(evaluate, n, budget, rng, antithetic):
             hit = fold == s
             per_unit_mean[hit] = np.broadcast_to(M, per_unit_mean.shape)[hit]
         per_unit_mean = _restore_efficiency(per_unit_mean, v_full - v_empty)
-    return _cluster_mean_and_error(per_unit_mean, np.arange(n_units) // block_size)
+    # Distinct units are drawn without replacement from a population of
+    # n! orders (n!/2 pairs), so the variance carries the finite population
+    # correction. It is 0 when every order was drawn and the mean is exact.
+    population = math.factorial(n) // (2 if antithetic else 1)
+    mean, error = _cluster_mean_and_error(per_unit_mean, np.concatenate(accepted_blocks))
+    return mean, error * math.sqrt(max(0.0, 1.0 - n_units / population))
 
 
 def _restore_efficiency(samples, total):
@@ -516,29 +546,40 @@ def _stratified(evaluate, n, budget, rng):
         fraction_left = 1.0 - count / populations[k]  # finite population correction
         domains = [np.ones_like(inside)] if 2 * k == n else [inside, ~inside]
         for i in range(n):
-            mean, var = _class_term(d[:, i], [domain[:, i] for domain in domains], n, k)
+            mean, var = _class_term(d[:, i], [domain[:, i] for domain in domains], n, k, count)
             total[i] += mean
             variance[i] += fraction_left * var
     return total / n + a, np.sqrt(variance) / n
 
 
-def _class_term(d, domains, n, k):
+# Expected number of pairs in each domain of a class (pairs whose S holds the
+# player, pairs whose S does not) from which the class term is the sum of
+# the two domain means. The choice then depends on the design alone, and a
+# domain with fewer than two pairs, which would need the other estimator,
+# has probability below 1e-3 (hypergeometric tail at mean 10).
+MIN_DOMAIN_PAIRS = 10
+
+
+def _class_term(d, domains, n, k, count):
     """Return the estimate of one player's class term and its variance, before the correction.
 
-    The class term is the sum over the domains (pairs whose S contains the
-    player, pairs whose S does not) of the mean of d in the domain. A
-    domain with fewer than two pairs gives no variance, so the class is
-    then estimated by inverse inclusion probabilities over all its pairs.
+    The class term is the sum over the domains of the mean of d in the
+    domain. With at least ``MIN_DOMAIN_PAIRS`` pairs expected in each
+    domain it is estimated by the domain means (post-stratification).
+    Below that it is estimated by inverse inclusion probabilities over all
+    ``count`` pairs of the class, which is unbiased whatever the domain
+    counts turn out to be.
     """
     counts = [int(domain.sum()) for domain in domains]
-    if min(counts) >= 2:
+    expected = [count] if len(domains) == 1 else [count * k / n, count * (n - k) / n]
+    if min(expected) >= MIN_DOMAIN_PAIRS and min(counts) >= 2:
         mean = sum(d[domain].mean(axis=0) for domain in domains)
         var = sum(d[domain].var(axis=0, ddof=1) / c for domain, c in zip(domains, counts))
         return mean, var
-    # NOTE: choosing this branch from the domain counts makes the estimate
-    # slightly biased. It only happens near the minimum budget.
     inside = domains[0]
-    y = d * np.where(inside, n / k, n / (n - k))[:, None]
+    y = d * np.where(inside, n / k, n / (n - k))[:, None] if len(domains) == 2 else d
+    if y.shape[0] < 2:
+        return y.mean(axis=0), np.full(y.shape[1:], np.nan)
     return y.mean(axis=0), y.var(axis=0, ddof=1) / y.shape[0]
 
 
