@@ -44,7 +44,7 @@ from .axioms import AxiomCheck, check_additivity, check_efficiency, check_null_p
 from .exact import METHODS, exact
 from .explain import EXPLAIN_METHODS, Explanation, explain
 from .games import MAX_EXACT_PLAYERS, CallableGame, Game, ModelGame, TableGame, WeightedVotingGame
-from .sampling import SAMPLING_METHODS, Estimate, minimum_budget, sample
+from .sampling import SAMPLING_METHODS, Estimate, SamplingWarning, minimum_budget, sample
 from .voting import banzhaf, shapley_shubik
 
 __all__ = [
@@ -58,6 +58,7 @@ __all__ = [
     "METHODS",
     "ModelGame",
     "SAMPLING_METHODS",
+    "SamplingWarning",
     "TableGame",
     "WeightedVotingGame",
     "banzhaf",
