@@ -63,7 +63,8 @@ Methods
 
 Every method evaluates each distinct coalition once. Permutation and
 antithetic sampling keep drawing orders while repeated prefixes leave
-budget, up to 50 orders per unit of budget. Whether an order is kept
+budget, up to 50 orders per unit of budget. A repeated order or pair is
+skipped, so the kept ones are distinct. Whether an order is kept
 depends on its coalitions, not on v. The stratified and kernel methods
 spend the budget to within one evaluation.
 
@@ -72,10 +73,21 @@ and antithetic sampling they come from the spread between the
 independent blocks of orders, and the blocks shrink at small budgets so
 that there are at least ``MIN_BLOCKS`` of them. For ``"stratified"``
 they add the per-stratum variances, and for ``"kernel"`` they come from
-the linearization of the constrained least squares solution in the
-sampled pairs, within each size class. Both apply the finite population
+a delete-one-pair jackknife of the constrained least squares solution
+within each size class. All four apply the finite population
 correction of sampling without replacement. They measure the sampling
 spread, not the O(1/budget) bias of Kernel SHAP.
+
+A standard error is 0 when the sampled part is the whole population
+(every order drawn, every class enumerated) and the estimate is exact,
+or when all samples of a player agree, as for a null player. With few
+samples the latter also happens to players whose samples could differ,
+for example in voting games. It is NaN when the sampled part gives
+fewer than two independent samples, and for Kernel SHAP at its minimum
+budget, where no pair is sampled. ``SamplingWarning`` is issued when
+permutation or antithetic errors rest on fewer than ``MIN_BLOCKS``
+independent samples, and when Kernel SHAP samples at most
+one pair of some size class. The errors are then unreliable.
 """
 
 from __future__ import annotations
@@ -101,8 +113,9 @@ class Estimate:
     ----------
     values : ndarray, shape (n,) or (n, m), float64
     std_errors : ndarray, same shape as ``values``
-        Standard deviation of each estimate, 0 for exact values and NaN
-        when a single sample gives no variance estimate.
+        Standard deviation of each estimate: 0 for exact values and for
+        players whose samples all agree, NaN when the samples give no
+        variance estimate (see the module documentation).
     n_evaluations : int
         Game evaluations spent, at most the budget.
     method : str
@@ -706,11 +719,10 @@ def _kernel_jackknife_variance(KKT, rhs, Z_pairs, v_pairs, pair_class, counts, p
     Deleting pair u of class k refits phi with the other c_k - 1 pairs of
     the class, each weighted by (mass of the class) / (2 (c_k - 1)). Within
     class k, Var = (1 - c_k / P_k) (c_k - 1) / c_k sum_u (phi_(-u) -
-    mean phi_(-u))**2 (K. M. Wolter, Introduction to Variance Estimation,
-    2nd ed., Springer 2007, section 4.5). The first-order linearization
-    underestimated the spread by a factor 0.35 to 0.65 at a few pairs per
-    class, because the fitted residuals shrink with the leverage of each
-    pair, and the jackknife refit does not. A class with one pair has no
+    mean phi_(-u))**2. A first-order linearization uses fitted residuals,
+    which shrink with each pair's leverage, and gave 0.35 to 0.65 of the
+    spread over seeds at a few pairs per class, but the refit does not
+    shrink. A class with one pair has no
     within-class spread and gets the pooled linearization of all pairs.
     """
     n = Z_pairs.shape[2]
