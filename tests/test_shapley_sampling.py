@@ -57,7 +57,12 @@ def test_budget_below_minimum_names_it(method):
     minimum = shapley.minimum_budget(9, method)
     with pytest.raises(ValueError, match=f"budget must be at least {minimum} game evaluations"):
         shapley.sample(game, minimum - 1, method=method, seed=0)
-    shapley.sample(game, minimum, method=method, seed=0)
+    if method == "stratified":
+        shapley.sample(game, minimum, method=method, seed=0)
+    else:
+        # At the minimum the other methods have too few samples for a spread.
+        with pytest.warns(shapley.SamplingWarning):
+            shapley.sample(game, minimum, method=method, seed=0)
 
 
 def test_minimum_budgets_follow_the_methods():
@@ -84,7 +89,8 @@ def test_evaluations_counted_and_within_budget(method, budget):
 def test_antithetic_pair_exact_on_order_two_game(seed):
     n = 9
     game, a, B = order_two_game(n, seed)
-    estimate = shapley.sample(game, 2 * n, method="antithetic", seed=seed)
+    with pytest.warns(shapley.SamplingWarning, match="1 independent samples"):
+        estimate = shapley.sample(game, 2 * n, method="antithetic", seed=seed)
     closed_form = a + (B.sum(axis=0) + B.sum(axis=1)) / 2
     # Each estimate is a mean of two sums of n differences of table values
     # bounded by M, so rounding stays below 4 n u M.
@@ -95,7 +101,8 @@ def test_antithetic_pair_exact_on_order_two_game(seed):
 
 def test_plain_permutations_not_exact_on_order_two_game():
     game, a, B = order_two_game(9, 0)
-    estimate = shapley.sample(game, 2 * 9, method="permutation", seed=0)
+    with pytest.warns(shapley.SamplingWarning):
+        estimate = shapley.sample(game, 2 * 9, method="permutation", seed=0)
     closed_form = a + (B.sum(axis=0) + B.sum(axis=1)) / 2
     assert np.abs(estimate.values - closed_form).max() > 1e-3
 
