@@ -98,6 +98,11 @@ def fit_and_explain(dataset, settings: FitSettings, out, *, explain_row: int | N
 
     X, y = dataset.X, dataset.y
     n_samples, n_features = X.shape
+    # Checked on all rows, so that the error does not depend on the split.
+    x_labels = [f"feature column {name!r}" for name in dataset.feature_names]
+    y_labels = [f"target column {dataset.target_name!r}"]
+    _mean_and_std(X, x_labels)
+    _mean_and_std(y[:, None], y_labels)
     rng = np.random.default_rng(settings.seed)
     train_index, test_index = ml.training.split_indices(n_samples, settings.test_size, rng)
     X_train, X_test = X[train_index], X[test_index]
@@ -109,11 +114,10 @@ def fit_and_explain(dataset, settings: FitSettings, out, *, explain_row: int | N
         explain_row = 0
     _check_attribution_request(n_features, n_background, len(X_test), explain_row)
 
-    x_mean = X_train.mean(axis=0)
-    x_scale = X_train.std(axis=0)
+    x_mean, x_scale = _mean_and_std(X_train, x_labels)
     x_scale[x_scale == 0] = 1.0
-    y_mean = y_train.mean()
-    y_scale = y_train.std() or 1.0
+    y_mean, y_scale = _mean_and_std(y_train[:, None], y_labels)
+    y_mean, y_scale = float(y_mean[0]), float(y_scale[0]) or 1.0
     Z_train = (X_train - x_mean) / x_scale
     t_train = (y_train - y_mean) / y_scale
 
@@ -224,6 +228,29 @@ def fit_and_explain(dataset, settings: FitSettings, out, *, explain_row: int | N
         all_phi=all_phi,
         figures=figures,
     )
+
+
+def _mean_and_std(values, labels):
+    """Return the mean and standard deviation of each column of ``values``, shape (n,) each.
+
+    Raise ValueError naming the column when either overflows float64. The
+    squares in the standard deviation overflow once values differ from
+    the mean by about sqrt(1.8e308) = 1.3e154, and NumPy then returns inf
+    with only a RuntimeWarning, which would turn the column into zeros.
+    """
+    with np.errstate(over="ignore", invalid="ignore"):
+        mean = values.mean(axis=0)
+        std = values.std(axis=0)
+    overflow = ~(np.isfinite(mean) & np.isfinite(std))
+    if overflow.any():
+        j = int(np.flatnonzero(overflow)[0])
+        largest = float(np.abs(values[:, j]).max())
+        raise ValueError(
+            f"{labels[j]} cannot be standardized: its standard deviation overflows float64 "
+            f"(largest |value| {largest:.3g}). Rescale the column, for example by dividing it by "
+            f"a power of 10, so that its values stay below about 1e150 in magnitude."
+        )
+    return mean, std
 
 
 # Exact attributions of every test row evaluate the network this many times
