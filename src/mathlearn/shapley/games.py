@@ -259,6 +259,11 @@ class ModelGame(Game):
                 f"f must be a callable mapping an array of shape (B, n) to (B,) or (B, k); "
                 f"got {type(f).__name__}. Pass the model's prediction function, e.g. net.forward."
             )
+        if mlp_of(f) is not None:
+            # An MLP accepts only finite real inputs. Checking them here names
+            # x or background in the error, not the X of MLP.forward.
+            as_float_array(x, "x", ndim=1)
+            as_float_array(background, "background", ndim=2)
         x = as_feature_array(x, "x", ndim=1)
         if x.shape[0] == 0:
             raise ValueError(f"x must not be empty; got an array of shape {x.shape}.")
@@ -708,7 +713,12 @@ class WeightedVotingGame(Game):
         total = sum(python_weights)
         if total >= 2**62:
             raise ValueError(f"weights must sum to less than 2**62; got a sum of {total}.")
-        self.quota = check_int(quota, "quota", minimum=1, maximum=max(total, 1))
+        if total == 0:
+            raise ValueError(
+                f"weights must have a positive sum, because the quota is at least 1 and must not "
+                f"exceed the sum of the weights; got all {len(python_weights)} weights equal to 0."
+            )
+        self.quota = check_int(quota, "quota", minimum=1, maximum=total)
         self.weights = _read_only(np.array(python_weights, dtype=np.int64))
         self.n_players = len(python_weights)
 

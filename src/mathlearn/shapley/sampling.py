@@ -126,6 +126,18 @@ def minimum_budget(n_players: int, method: str) -> int:
     return 2 * n + 2
 
 
+def _budget_hint(n_players: int, method: str, minimum: int) -> str:
+    """Return the advice for a budget below ``minimum``: raise it, or a method that needs less."""
+    others = {other: minimum_budget(n_players, other) for other in SAMPLING_METHODS if other != method}
+    cheapest = min(others, key=others.get)
+    if others[cheapest] < minimum:
+        return (
+            f"Raise the budget to {minimum} or choose method={cheapest!r} "
+            f"(minimum {others[cheapest]})."
+        )
+    return f"Raise the budget to {minimum}."
+
+
 def sample(game, budget, method: str = "antithetic", seed=None) -> Estimate:
     """Estimate the Shapley values of a game from at most ``budget`` evaluations.
 
@@ -162,8 +174,7 @@ def sample(game, budget, method: str = "antithetic", seed=None) -> Estimate:
     if budget < minimum:
         raise ValueError(
             f"budget must be at least {minimum} game evaluations for method={method!r} with "
-            f"{n} players; got {budget}. Raise the budget or choose method='antithetic' "
-            f"(minimum {minimum_budget(n, 'antithetic')})."
+            f"{n} players; got {budget}. {_budget_hint(n, method, minimum)}"
         )
     evaluate = _Evaluator(game, n_outputs)
     if method == "permutation":
