@@ -143,6 +143,7 @@ class TableGame(Game):
         are kept; bool, integer and float16 are converted to float64. The
         game keeps a read-only view, not a copy, of a C-contiguous float
         array, so writing to that array afterwards changes the game.
+        ``exact`` and ``sample`` raise ValueError if NaN or inf was written.
 
     Examples
     --------
@@ -180,6 +181,23 @@ class TableGame(Game):
     def table(self) -> np.ndarray:
         """Return the stored table, a read-only array of shape (2**n,) or (2**n, m)."""
         return self._table
+
+    def check_finite(self) -> None:
+        """Raise ValueError when the table holds NaN or inf.
+
+        The table is a view of the caller's array, which may have changed
+        since the game was built, so ``exact`` and ``sample`` call this
+        before they use it. One pass over 2**n values is cheap next to them.
+        """
+        finite = np.isfinite(self._table)
+        if not finite.all():
+            index = tuple(int(i) for i in np.argwhere(~finite)[0])
+            raise ValueError(
+                f"the table of this TableGame must contain only finite values; got "
+                f"{self._table[index].item()!r} at coalition mask {index[0]}. The game keeps a view "
+                "of the array it was built from, so that array was changed afterwards; pass a copy "
+                "(TableGame(values.copy())) to keep the game fixed."
+            )
 
 
 class ModelGame(Game):

@@ -87,7 +87,7 @@ import numpy as np
 
 from .._validation import as_generator, check_choice, check_int
 from .exact import exact, full_table, game_shape
-from .games import MAX_EXACT_PLAYERS
+from .games import MAX_EXACT_PLAYERS, TableGame
 
 SAMPLING_METHODS = ("permutation", "antithetic", "stratified", "kernel")
 
@@ -165,6 +165,8 @@ def sample(game, budget, method: str = "antithetic", seed=None) -> Estimate:
     """
     check_choice(method, "method", SAMPLING_METHODS)
     n, n_outputs = game_shape(game)
+    if isinstance(game, TableGame):
+        game.check_finite()
     budget = check_int(budget, "budget", minimum=1)
     rng = as_generator(seed)
     if n <= MAX_EXACT_PLAYERS and budget >= 2**n:
