@@ -126,6 +126,8 @@ def test_demo_runs_end_to_end(tmp_path):
     assert "sum of phi" in out
     assert "Features ranked by mean |phi| over the 89 test rows" in out
     assert "converged = True" in out
+    assert re.search(r"\(\d+\.\d{3} s, after \d+\.\d{2} s to compile or load the Numba kernels\)", out)
+    assert "least squares is a strong baseline" in out
     # The book's v* top row (Sutton and Barto, Figure 3.5).
     for value in ("22.0", "24.4", "19.4", "17.5"):
         assert value in out

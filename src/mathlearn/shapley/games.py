@@ -183,7 +183,7 @@ class TableGame(Game):
         return self._table
 
     def check_finite(self) -> None:
-        """Raise ValueError when the table holds NaN or inf.
+        """Raise ValueError when the table contains NaN or inf.
 
         The table is a view of the caller's array, which may have changed
         since the game was built, so ``exact`` and ``sample`` call this
