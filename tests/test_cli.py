@@ -71,6 +71,21 @@ def test_fit_missing_column(tmp_path):
     assert "u, v, w, target" in err
 
 
+@pytest.mark.parametrize("column, label", [("a", "feature column 'a'"), ("y", "target column 'y'")])
+def test_fit_rejects_overflowing_column(tmp_path, column, label):
+    rng = np.random.default_rng(0)
+    table = rng.normal(size=(40, 3))
+    index = ["a", "b", "y"].index(column)
+    # The squared deviation of 1e308 from the mean overflows float64.
+    table[0, index] = 1e308
+    path = tmp_path / "huge.csv"
+    path.write_text("a,b,y\n" + "\n".join(",".join(f"{v:.17g}" for v in row) for row in table) + "\n")
+    code, _, err = _run(["fit", str(path), "--target", "y", "--epochs", "2", "--no-progress"])
+    assert code == 2
+    assert f"{label} cannot be standardized: its standard deviation overflows float64" in err
+    assert "largest |value| 1e+308" in err
+
+
 def test_fit_non_numeric(tmp_path):
     path = tmp_path / "text.csv"
     path.write_text("a,b,y\n1,red,2\n3,blue,4\n")
@@ -111,6 +126,8 @@ def test_demo_runs_end_to_end(tmp_path):
     assert "sum of phi" in out
     assert "Features ranked by mean |phi| over the 89 test rows" in out
     assert "converged = True" in out
+    assert re.search(r"\(\d+\.\d{3} s, after \d+\.\d{2} s to compile or load the Numba kernels\)", out)
+    assert "least squares is a strong baseline" in out
     # The book's v* top row (Sutton and Barto, Figure 3.5).
     for value in ("22.0", "24.4", "19.4", "17.5"):
         assert value in out

@@ -94,3 +94,20 @@ def test_load_csv_rejects_non_utf8(tmp_path):
 def test_load_csv_rejects_bad_argument_types(path, target):
     with pytest.raises(TypeError, match="must be"):
         datasets.load_csv(path, target)
+
+
+@pytest.mark.parametrize("delimiter", [";", "\t", "|"])
+def test_load_csv_detects_delimiter(tmp_path, delimiter):
+    rows = [["a", "b", "y"], ["0.5", "-1", "2"], ["1e-3", "4", "5"], ["7", "8", "9.25"]]
+    comma = datasets.load_csv(_write(tmp_path, "\n".join(",".join(r) for r in rows) + "\n", "comma.csv"), "y")
+    text = "\n".join(delimiter.join(r) for r in rows) + "\n"
+    other = datasets.load_csv(_write(tmp_path, text, "other.csv"), "y")
+    assert other.feature_names == ["a", "b"]
+    np.testing.assert_array_equal(other.X, comma.X)
+    np.testing.assert_array_equal(other.y, comma.y)
+
+
+def test_load_csv_missing_target_names_delimiter(tmp_path):
+    path = _write(tmp_path, "a;b;y\n1;2;3\n4;5;6\n")
+    with pytest.raises(ValueError, match=r"the columns are: a, b, y \(cells separated by ';'"):
+        datasets.load_csv(path, "price")

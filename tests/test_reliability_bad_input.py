@@ -222,6 +222,16 @@ CASES = [
     ("set_num_threads 0", lambda c: ml.set_num_threads(0), Raises(ValueError, r"n must be >= 1; got 0")),
     ("set_num_threads too many", lambda c: ml.set_num_threads(10_000), Raises(ValueError, r"n must be <= \d+; got 10000")),
     ("set_num_threads float", lambda c: ml.set_num_threads(1.0), Raises(TypeError, r"n must be an integer; got 1.0")),
+    # ---- messages that name the argument the caller passed -------------------
+    ("ModelGame string x", lambda c: shapley.ModelGame(c.net.forward, np.array(["a", "b", "c"]), c.X), Raises(TypeError, r"^x must be a real numeric array.*got dtype <U1\. Convert it with numpy\.asarray\(x")),
+    ("ModelGame NaN background", lambda c: shapley.ModelGame(c.net.forward, c.X[0], np.where(c.X > 1e9, 0, np.nan)), Raises(ValueError, r"^background must contain only finite values; got nan at index \(0, 0\)")),
+    ("loss 1-d y rows", lambda c: ml.MLP([3, 1], seed=0).loss(c.X, np.zeros(4)), Raises(ValueError, r"y must have shape \(5,\) or \(5, 1\), one target per row of X; got shape \(4,\)\.$")),
+    ("sample budget below antithetic minimum", lambda c: shapley.sample(shapley.TableGame([0.0, 1.0]), budget=1), Raises(ValueError, r"method='antithetic' with 1 players; got 1\. Raise the budget to 2\.$")),
+    ("sample budget below kernel minimum", lambda c: shapley.sample(shapley.TableGame(np.arange(16.0)), budget=9, method="kernel"), Raises(ValueError, r"at least 10 .*Raise the budget to 10 or choose method='permutation' \(minimum 8\)\.$")),
+    ("sample seed SeedSequence", lambda c: shapley.sample(c.game, 100, seed=np.random.SeedSequence(1)), Raises(TypeError, r"got an object of type SeedSequence\. Pass numpy\.random\.default_rng\(seed\)[^\n]*$")),
+    ("save into missing folder", lambda c: ml.save(c.folder / "missing" / "net.npz", c.net), Raises(FileNotFoundError, r"^\[Errno 2\] cannot save the model to '[^']*missing/net\.npz': No such file")),
+    ("save onto a folder", lambda c: ml.save(c.folder, c.net), Raises(IsADirectoryError, r"^\[Errno 21\] cannot save the model: '[^']*' is a directory")),
+    ("WeightedVotingGame zero weights", lambda c: shapley.WeightedVotingGame(1, [0, 0, 0]), Raises(ValueError, r"weights must have a positive sum.*got all 3 weights equal to 0")),
 ]
 
 

@@ -234,3 +234,21 @@ def test_memory_guard_model_game_before_evaluation(monkeypatch, point):
     with pytest.raises(ValueError, match=r"ModelGame.table\(\) with n_players=3 needs 64 bytes"):
         game.table()
     assert len(calls) == 1  # the constructor's probe only
+
+
+@pytest.mark.parametrize("bad", [np.nan, np.inf])
+@pytest.mark.parametrize("method", ["subset", "potential", "gray"])
+def test_table_written_after_build_exact(bad, method):
+    values = np.arange(8.0)
+    game = shapley.TableGame(values)
+    values[5] = bad
+    with pytest.raises(ValueError, match=rf"only finite values; got {bad!r} at coalition mask 5"):
+        shapley.exact(game, method=method)
+
+
+def test_table_written_after_build_sample():
+    values = np.arange(64.0).reshape(32, 2)
+    game = shapley.TableGame(values)
+    values[3, 1] = np.nan
+    with pytest.raises(ValueError, match=r"only finite values; got nan at coalition mask 3"):
+        shapley.sample(game, budget=20, seed=0)

@@ -145,10 +145,9 @@ def test_kernel_required_but_unavailable():
 def test_kernel_rejects_nonfinite_features():
     net, x, background = make_problem(3, 2, [4, 1], "tanh", np.float64)
     x[1] = np.nan
-    # The constructor only calls f on background rows, so NaN in x passes it.
-    game = shapley.ModelGame(net.forward, x, background)
-    with pytest.raises(ValueError, match="x must be finite"):
-        game.table()
+    # The game of an MLP checks x when it is built, before any kernel runs.
+    with pytest.raises(ValueError, match=r"^x must contain only finite values; got nan at index 1"):
+        shapley.ModelGame(net.forward, x, background)
 
 
 def test_kernel_rejects_overflow():

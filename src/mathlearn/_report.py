@@ -7,6 +7,7 @@ one implementation.
 from __future__ import annotations
 
 import time
+import warnings
 from dataclasses import dataclass
 
 import numpy as np
@@ -82,13 +83,16 @@ def fold_standardization(net, x_mean, x_scale, y_mean, y_scale):
     return model
 
 
-def fit_and_explain(dataset, settings: FitSettings, out, *, explain_row: int | None = None) -> FitReport:
+def fit_and_explain(dataset, settings: FitSettings, out, *, explain_row: int | None = None,
+                    baseline_note: str | None = None) -> FitReport:
     """Train an MLP on ``dataset``, compare it with least squares, explain it.
 
     The data are split (``settings.test_size``, seeded), inputs and target
     standardized with training-set statistics, and the network trained by
     gradient descent or SGD. The Shapley game of a test row x is v_x(S) = mean over training
     rows b of f(x on S, b off S), in the target's original units.
+
+    ``baseline_note``, when given, is printed below the RMSE table.
 
     With ``settings.plots_dir``, the loss curves and the Shapley figures are
     also written there as PNG files (see :func:`_write_fit_figures`).
@@ -98,6 +102,11 @@ def fit_and_explain(dataset, settings: FitSettings, out, *, explain_row: int | N
 
     X, y = dataset.X, dataset.y
     n_samples, n_features = X.shape
+    # Checked on all rows, so that the error does not depend on the split.
+    x_labels = [f"feature column {name!r}" for name in dataset.feature_names]
+    y_labels = [f"target column {dataset.target_name!r}"]
+    _mean_and_std(X, x_labels)
+    _mean_and_std(y[:, None], y_labels)
     rng = np.random.default_rng(settings.seed)
     train_index, test_index = ml.training.split_indices(n_samples, settings.test_size, rng)
     X_train, X_test = X[train_index], X[test_index]
@@ -109,11 +118,10 @@ def fit_and_explain(dataset, settings: FitSettings, out, *, explain_row: int | N
         explain_row = 0
     _check_attribution_request(n_features, n_background, len(X_test), explain_row)
 
-    x_mean = X_train.mean(axis=0)
-    x_scale = X_train.std(axis=0)
+    x_mean, x_scale = _mean_and_std(X_train, x_labels)
     x_scale[x_scale == 0] = 1.0
-    y_mean = y_train.mean()
-    y_scale = y_train.std() or 1.0
+    y_mean, y_scale = _mean_and_std(y_train[:, None], y_labels)
+    y_mean, y_scale = float(y_mean[0]), float(y_scale[0]) or 1.0
     Z_train = (X_train - x_mean) / x_scale
     t_train = (y_train - y_mean) / y_scale
 
@@ -157,6 +165,8 @@ def fit_and_explain(dataset, settings: FitSettings, out, *, explain_row: int | N
     print(f"{'':16s}{'train RMSE':>12s}{'test RMSE':>12s}", file=out)
     print(f"{'least squares':16s}{baseline_train:12.3f}{baseline_test:12.3f}", file=out)
     print(f"{'MLP':16s}{train_rmse:12.3f}{test_rmse:12.3f}", file=out)
+    if baseline_note:
+        print(baseline_note, file=out)
 
     background = X_train
     if settings.max_background is not None and len(background) > settings.max_background:
@@ -224,6 +234,29 @@ def fit_and_explain(dataset, settings: FitSettings, out, *, explain_row: int | N
         all_phi=all_phi,
         figures=figures,
     )
+
+
+def _mean_and_std(values, labels):
+    """Return the mean and standard deviation of each column of ``values``, shape (n,) each.
+
+    Raise ValueError naming the column when either overflows float64. The
+    squares in the standard deviation overflow once values differ from
+    the mean by about sqrt(1.8e308) = 1.3e154, and NumPy then returns inf
+    with only a RuntimeWarning, which would turn the column into zeros.
+    """
+    with np.errstate(over="ignore", invalid="ignore"):
+        mean = values.mean(axis=0)
+        std = values.std(axis=0)
+    overflow = ~(np.isfinite(mean) & np.isfinite(std))
+    if overflow.any():
+        j = int(np.flatnonzero(overflow)[0])
+        largest = float(np.abs(values[:, j]).max())
+        raise ValueError(
+            f"{labels[j]} cannot be standardized: its standard deviation overflows float64 "
+            f"(largest |value| {largest:.3g}). Rescale the column, for example by dividing it by "
+            f"a power of 10, so that its values stay below about 1e150 in magnitude."
+        )
+    return mean, std
 
 
 # Exact attributions of every test row evaluate the network this many times
@@ -325,13 +358,21 @@ def solve_gridworld(out, plots_dir=None):
 
     grid = mdp.examples.gridworld_5x5()
     epsilon = 1e-8
+    # One sweep first, so that the timing below excludes Numba's compilation
+    # (or loading from its cache) of the sweep kernels on first use.
+    started = time.perf_counter()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", mdp.ConvergenceWarning)
+        mdp.value_iteration(grid.model, epsilon=epsilon, max_iter=1)
+    setup = time.perf_counter() - started
     started = time.perf_counter()
     result = mdp.value_iteration(grid.model, epsilon=epsilon)
     elapsed = time.perf_counter() - started
     print(
         f"value iteration, gamma = {grid.model.gamma}, epsilon = {epsilon:g}: "
         f"{result.n_iter} sweeps, converged = {result.converged}, "
-        f"sup-norm error bound {result.bound:.1e} ({elapsed:.3f} s)",
+        f"sup-norm error bound {result.bound:.1e} ({elapsed:.3f} s, after {setup:.2f} s to "
+        "compile or load the Numba kernels)",
         file=out,
     )
     print("v* (rounded to one decimal, as in the book's Figure 3.5):", file=out)

@@ -154,9 +154,14 @@ def as_generator(seed, name: str = "seed") -> np.random.Generator:
     if seed is None:
         return np.random.default_rng()
     if isinstance(seed, bool) or not isinstance(seed, (numbers.Integral, np.integer)):
+        hint = ""
+        if isinstance(seed, np.random.SeedSequence):
+            hint = f" Pass numpy.random.default_rng({name}) to draw from a SeedSequence."
+        # A multi-line repr, such as that of a SeedSequence, is replaced by the type alone.
+        seed_text = "an object" if "\n" in repr(seed) else _short(seed)
         raise TypeError(
-            f"{name} must be None, a non-negative int or a numpy.random.Generator; got "
-            f"{_short(seed)} of type {type(seed).__name__}."
+            f"{name} must be None, a non-negative int or a numpy.random.Generator; got {seed_text} "
+            f"of type {type(seed).__name__}.{hint}"
         )
     if seed < 0:
         raise ValueError(f"{name} must be a non-negative int; got {int(seed)}.")

@@ -181,6 +181,15 @@ def _plots_dir(args):
     return args.plots
 
 
+# With the default settings the MLP's test RMSE is within about 1% of least
+# squares, above it for seed 0 and below it for seed 1.
+DIABETES_BASELINE_NOTE = (
+    "note: the diabetes target is close to linear in these features, so least squares is a "
+    "strong baseline; a small MLP matches it within the variation between random splits and "
+    "is not expected to beat it here."
+)
+
+
 def run_demo(args, out) -> int:
     from . import datasets
     from ._report import fit_and_explain, solve_gridworld
@@ -191,7 +200,7 @@ def run_demo(args, out) -> int:
           file=out)
     print(f"target: {data.target_name}; source: {data.description}", file=out)
     settings = _settings(args)
-    fit_and_explain(data, settings, out, explain_row=args.row)
+    fit_and_explain(data, settings, out, explain_row=args.row, baseline_note=DIABETES_BASELINE_NOTE)
     print(file=out)
     print("== 2. The 5x5 gridworld (Sutton and Barto, Example 3.5) ==", file=out)
     solve_gridworld(out, plots_dir=settings.plots_dir)

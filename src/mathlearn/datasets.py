@@ -59,6 +59,23 @@ def load_diabetes() -> Dataset:
     )
 
 
+# Delimiters that load_csv detects. A file that matches none is read as comma-separated.
+CSV_DELIMITERS = (",", ";", "\t", "|")
+
+# Characters read to detect the delimiter: enough for the header and some rows.
+_SNIFF_CHARS = 64 * 1024
+
+
+def _sniff_delimiter(fh) -> str:
+    """Detect the delimiter of an open CSV file, or return ',' when that fails, and rewind the file."""
+    sample = fh.read(_SNIFF_CHARS)
+    fh.seek(0)
+    try:
+        return csv.Sniffer().sniff(sample, delimiters="".join(CSV_DELIMITERS)).delimiter
+    except csv.Error:
+        return ","
+
+
 def load_csv(path, target: str, *, features=None) -> Dataset:
     """Load a numeric CSV file with a header row.
 
@@ -66,7 +83,8 @@ def load_csv(path, target: str, *, features=None) -> Dataset:
     ----------
     path : str or path-like
         The file. The first row names the columns; every other cell must
-        parse as a finite number.
+        parse as a finite number. The delimiter (one of ``CSV_DELIMITERS``)
+        is detected with ``csv.Sniffer``, and comma is used when that fails.
     target : str
         Name of the column to predict.
     features : list of str, optional
@@ -95,7 +113,8 @@ def load_csv(path, target: str, *, features=None) -> Dataset:
         raise FileNotFoundError(f"CSV file not found: {path}")
     try:
         with path.open(newline="", encoding="utf-8-sig") as fh:
-            reader = csv.reader(fh)
+            delimiter = _sniff_delimiter(fh)
+            reader = csv.reader(fh, delimiter=delimiter)
             try:
                 header = [name.strip() for name in next(reader)]
             except StopIteration:
@@ -116,7 +135,9 @@ def load_csv(path, target: str, *, features=None) -> Dataset:
         raise ValueError(f"{path} has duplicate column names {duplicated}; rename them so each is unique.")
     if target not in header:
         raise ValueError(
-            f"target column {target!r} not found in {path}; the columns are: {', '.join(header)}."
+            f"target column {target!r} not found in {path}; the columns are: {', '.join(header)} "
+            f"(cells separated by {delimiter!r}, detected among "
+            f"{', '.join(repr(d) for d in CSV_DELIMITERS)})."
         )
     if features is None:
         features = [name for name in header if name != target]

@@ -47,6 +47,7 @@ size against the available memory before reading any array.
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 import tempfile
@@ -344,7 +345,20 @@ def save(path, model) -> None:
 
     # A symbolic link at path is followed, so the file it points to is replaced.
     target = os.path.realpath(path)
-    fd, tmp = tempfile.mkstemp(prefix=".mathlearn-", suffix=".npz.tmp", dir=os.path.dirname(target))
+    directory = os.path.dirname(target)
+    if os.path.isdir(target):
+        raise IsADirectoryError(
+            errno.EISDIR, f"cannot save the model: {path!r} is a directory; pass a file path "
+            f"such as {os.path.join(path, 'model.npz')!r}",
+        )
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=".mathlearn-", suffix=".npz.tmp", dir=directory)
+    except OSError as exc:
+        # The OSError would name the hidden temporary file, so the caller's path is named instead.
+        raise type(exc)(
+            exc.errno, f"cannot save the model to {path!r}: {exc.strerror} (folder {directory!r}); "
+            "create the folder or choose a writable one",
+        ) from None
     try:
         with os.fdopen(fd, "wb") as fh:
             np.savez(fh, **arrays)

@@ -220,6 +220,11 @@ def check_target(y, loss: str, n_samples: int, n_outputs: int, dtype) -> np.ndar
                 f"y must have shape (B, m) = ({n_samples}, {n_outputs}); got shape {target.shape}. "
                 f"A 1-D y is accepted only when the network has one output."
             )
+        if target.shape[0] != n_samples:
+            raise ValueError(
+                f"y must have shape ({n_samples},) or ({n_samples}, 1), one target per row of X; "
+                f"got shape {target.shape}."
+            )
         target = target.reshape(-1, 1)
     if target.shape != (n_samples, n_outputs):
         raise ValueError(

@@ -32,6 +32,12 @@ policy never terminates but all rewards are at most ``-c < 0``
 ``K = ||v||_inf / (c - rho)`` expected steps while ``rho < c``, and every
 bound above holds with ``M - 1`` and ``M`` both replaced by ``K``.
 
+The reported bounds add the float64 rounding of the computed residual:
+``rho`` is computed with an error of at most ``delta = (k + 4) eps
+(||R||_inf + ||v||_inf)``, where k is the largest number of nonzero
+entries in a row of P, so a residual that rounds to 0 still gives a
+positive bound of order ``eps ||v||_inf M``.
+
 Ties: a greedy policy takes the lowest action index among the maximizers
 of ``q_v[s, :]``, compared exactly in floating point.
 """
@@ -283,6 +289,40 @@ def _step_factors(model: FiniteMDP, v: np.ndarray, rho: float, R=None) -> tuple[
         M = _max_expected_steps(model)
         return M, max(M - 1.0, 0.0)
     return math.inf, math.inf
+
+
+def _max_outcomes(model: FiniteMDP) -> int:
+    """Return the maximum number of nonzero P(s' | s, a) over the pairs (s, a), cached on the model."""
+    if "max_outcomes" not in model._cache:
+        if model.is_sparse:
+            count = int(np.diff(model.P.indptr).max())
+        else:
+            count = int(np.count_nonzero(model.P, axis=2).max())
+        model._cache["max_outcomes"] = count
+    return model._cache["max_outcomes"]
+
+
+def _backup_rounding(model: FiniteMDP, v: np.ndarray) -> float:
+    """Return delta, a bound on the float64 rounding error of one Bellman backup of v.
+
+    Each q[s, a] = R[s, a] + gamma sum_s' P(s' | s, a) v[s'] adds k nonzero
+    products. In any order of summation, with or without FMA, the computed
+    sum differs from the exact one by at most gamma_k sum |P| |v| <=
+    gamma_k ||v||_inf (Higham, Accuracy and Stability of Numerical
+    Algorithms, 2nd ed., section 3.1), because the rows of P sum to 1. Here
+    gamma_k = k u / (1 - k u) <= k eps for u = eps / 2 and k u <= 1/2.
+    Scaling by gamma and adding R round twice more, and the maximum over
+    actions is exact, so (T v)(s) is within (k + 2) eps (||R|| + ||v||) of
+    its exact value. The differences T v - v and v_{k+1} - v_k round once
+    more, by at most eps (||R|| + 2 ||v||) / 2. Zero entries of a dense P
+    add exact zeros, so k counts only the nonzero entries. With gamma = 0
+    the backup returns R exactly, and delta is 0.
+    """
+    if model.gamma == 0.0:
+        return 0.0
+    k = _max_outcomes(model)
+    scale = float(np.abs(model.R).max()) + float(np.abs(v).max())
+    return (k + 4) * _EPS * scale
 
 
 # ---------------------------------------------------------------------------
@@ -554,8 +594,16 @@ def _finish(model, sweeps, v, n_iter, converged, bound_before, name, epsilon, ma
     scratch = np.empty_like(v)
     rho = float(sweeps.optimality(v, scratch, q, policy))
     M, H = _step_factors(model, v, rho)
-    bound = min(bound_before, rho * M)
-    policy_bound = 2.0 * rho * H
+    # Rounding: the residual rho, the step ||v_{k+1} - v_k|| behind
+    # bound_before and each computed q may each be off by delta (see
+    # _backup_rounding). With the exact residual at most rho + delta,
+    # ||v - v*|| <= (rho + delta) M. The last iterate v = fl(T v_prev) is
+    # within delta of T v_prev, so ||v - v*|| <= H step + (H + 1) delta.
+    # The greedy policy maximizes q up to 2 delta, which adds 2 delta M to
+    # the loss bound of an exactly greedy policy.
+    delta = _backup_rounding(model, v)
+    bound = min(bound_before + (H + 1.0) * delta, (rho + delta) * M)
+    policy_bound = 2.0 * (rho + delta) * H + 2.0 * delta * M
     if not converged:
         warnings.warn(
             f"{name} stopped after max_iter={max_iter} iterations without meeting the stopping "
@@ -983,8 +1031,9 @@ def policy_iteration(
     cycle between tied actions. Among tied optimal actions the result
     therefore keeps the earlier one, which need not be the lowest index.
 
-    ``bound`` is ``||T v - v||_inf M``, an upper bound on ``||v - v*||_inf``
-    for any v (module docstring). Since ``v = v_policy`` here, it also
+    ``bound`` is ``(||T v - v||_inf + delta) M``, an upper bound on
+    ``||v - v*||_inf`` for any v (module docstring), where delta bounds the
+    float64 rounding of the computed residual (``_backup_rounding``). Since ``v = v_policy`` here, it also
     bounds the policy's loss, and ``policy_bound`` equals ``bound``.
     """
     model = _check_model(model)
@@ -1011,7 +1060,8 @@ def policy_iteration(
     )
     residual = float(np.abs(q.max(axis=1) - v).max())
     M, _ = _step_factors(model, v, residual)
-    bound = residual * M
+    # The computed residual may be off by the rounding of one backup.
+    bound = (residual + _backup_rounding(model, v)) * M
     if not converged:
         warnings.warn(
             f"policy_iteration stopped after max_iter={max_iter} improvement steps while the "

@@ -79,6 +79,8 @@ def exact(game, method: str = "subset") -> np.ndarray:
     """
     check_choice(method, "method", METHODS)
     n, n_outputs = game_shape(game)
+    if isinstance(game, TableGame):
+        game.check_finite()
     owns_table = not isinstance(game, TableGame)
     n_tables = int(owns_table) + (1 if method == "potential" else 0)
     if method == "gray":
@@ -162,7 +164,7 @@ def full_table(game, n: int, n_outputs: int | None) -> np.ndarray:
     non-finite values. Games of this package are checked as they are built.
     """
     if isinstance(game, TableGame):
-        return game.table()  # checked when the game was built
+        return game.table()  # exact checks it for NaN and inf first
     if isinstance(game, ModelGame):
         return game.table()  # each batch of f's output is checked
     if hasattr(game, "table"):

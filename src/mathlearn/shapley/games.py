@@ -143,6 +143,7 @@ class TableGame(Game):
         are kept; bool, integer and float16 are converted to float64. The
         game keeps a read-only view, not a copy, of a C-contiguous float
         array, so writing to that array afterwards changes the game.
+        ``exact`` and ``sample`` raise ValueError if NaN or inf was written.
 
     Examples
     --------
@@ -180,6 +181,23 @@ class TableGame(Game):
     def table(self) -> np.ndarray:
         """Return the stored table, a read-only array of shape (2**n,) or (2**n, m)."""
         return self._table
+
+    def check_finite(self) -> None:
+        """Raise ValueError when the table contains NaN or inf.
+
+        The table is a view of the caller's array, which may have changed
+        since the game was built, so ``exact`` and ``sample`` call this
+        before they use it. One pass over 2**n values is cheap next to them.
+        """
+        finite = np.isfinite(self._table)
+        if not finite.all():
+            index = tuple(int(i) for i in np.argwhere(~finite)[0])
+            raise ValueError(
+                f"the table of this TableGame must contain only finite values; got "
+                f"{self._table[index].item()!r} at coalition mask {index[0]}. The game keeps a view "
+                "of the array it was built from, so that array was changed afterwards; pass a copy "
+                "(TableGame(values.copy())) to keep the game fixed."
+            )
 
 
 class ModelGame(Game):
@@ -259,6 +277,11 @@ class ModelGame(Game):
                 f"f must be a callable mapping an array of shape (B, n) to (B,) or (B, k); "
                 f"got {type(f).__name__}. Pass the model's prediction function, e.g. net.forward."
             )
+        if mlp_of(f) is not None:
+            # An MLP accepts only finite real inputs. Checking them here names
+            # x or background in the error, not the X of MLP.forward.
+            as_float_array(x, "x", ndim=1)
+            as_float_array(background, "background", ndim=2)
         x = as_feature_array(x, "x", ndim=1)
         if x.shape[0] == 0:
             raise ValueError(f"x must not be empty; got an array of shape {x.shape}.")
@@ -708,7 +731,12 @@ class WeightedVotingGame(Game):
         total = sum(python_weights)
         if total >= 2**62:
             raise ValueError(f"weights must sum to less than 2**62; got a sum of {total}.")
-        self.quota = check_int(quota, "quota", minimum=1, maximum=max(total, 1))
+        if total == 0:
+            raise ValueError(
+                f"weights must have a positive sum, because the quota is at least 1 and must not "
+                f"exceed the sum of the weights; got all {len(python_weights)} weights equal to 0."
+            )
+        self.quota = check_int(quota, "quota", minimum=1, maximum=total)
         self.weights = _read_only(np.array(python_weights, dtype=np.int64))
         self.n_players = len(python_weights)
 

@@ -100,7 +100,7 @@ import numpy as np
 
 from .._validation import as_generator, check_choice, check_int
 from .exact import exact, full_table, game_shape
-from .games import MAX_EXACT_PLAYERS
+from .games import MAX_EXACT_PLAYERS, TableGame
 
 SAMPLING_METHODS = ("permutation", "antithetic", "stratified", "kernel")
 
@@ -156,6 +156,18 @@ def minimum_budget(n_players: int, method: str) -> int:
     return 2 * n + 2
 
 
+def _budget_hint(n_players: int, method: str, minimum: int) -> str:
+    """Return the advice for a budget below ``minimum``: raise it, or a method that needs less."""
+    others = {other: minimum_budget(n_players, other) for other in SAMPLING_METHODS if other != method}
+    cheapest = min(others, key=others.get)
+    if others[cheapest] < minimum:
+        return (
+            f"Raise the budget to {minimum} or choose method={cheapest!r} "
+            f"(minimum {others[cheapest]})."
+        )
+    return f"Raise the budget to {minimum}."
+
+
 def sample(game, budget, method: str = "antithetic", seed=None) -> Estimate:
     """Estimate the Shapley values of a game from at most ``budget`` evaluations.
 
@@ -183,6 +195,8 @@ def sample(game, budget, method: str = "antithetic", seed=None) -> Estimate:
     """
     check_choice(method, "method", SAMPLING_METHODS)
     n, n_outputs = game_shape(game)
+    if isinstance(game, TableGame):
+        game.check_finite()
     budget = check_int(budget, "budget", minimum=1)
     rng = as_generator(seed)
     if n <= MAX_EXACT_PLAYERS and budget >= 2**n:
@@ -192,8 +206,7 @@ def sample(game, budget, method: str = "antithetic", seed=None) -> Estimate:
     if budget < minimum:
         raise ValueError(
             f"budget must be at least {minimum} game evaluations for method={method!r} with "
-            f"{n} players; got {budget}. Raise the budget or choose method='antithetic' "
-            f"(minimum {minimum_budget(n, 'antithetic')})."
+            f"{n} players; got {budget}. {_budget_hint(n, method, minimum)}"
         )
     evaluate = _Evaluator(game, n_outputs)
     if method == "permutation":
