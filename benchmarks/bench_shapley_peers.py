@@ -33,7 +33,8 @@ sampling accuracy n=14
     Mean squared error over 10 seeds at 2000 game evaluations on the model
     game with n = 14 and K = 10, whose exact values come from
     ``shapley.exact``. The MSE of each estimator is printed and stored in
-    ``extra_info``.
+    ``extra_info``. Each contender runs once untimed first, because shap
+    compiles Numba functions on its first call.
 """
 
 from __future__ import annotations
@@ -193,7 +194,7 @@ def test_sampling_mathlearn(benchmark, sampling_problem, method):
     def run():
         return [shapley.sample(game, BUDGET, method=method, seed=s) for s in SEEDS]
 
-    estimates = benchmark.pedantic(run, rounds=1, iterations=1)
+    estimates = benchmark.pedantic(run, rounds=1, iterations=1, warmup_rounds=1)
     assert all(e.n_evaluations <= BUDGET for e in estimates)
     record(benchmark, f"mathlearn {method}", [e.values for e in estimates], phi)
 
@@ -212,7 +213,7 @@ def test_sampling_shapiq(benchmark, sampling_problem, name):
             out.append(shapiq_values(approximator.approximate(BUDGET, shapiq_game(game)), n))
         return out
 
-    record(benchmark, f"shapiq {name}", benchmark.pedantic(run, rounds=1, iterations=1), phi)
+    record(benchmark, f"shapiq {name}", benchmark.pedantic(run, rounds=1, iterations=1, warmup_rounds=1), phi)
 
 
 def test_sampling_shap_permutation(benchmark, sampling_problem):
@@ -227,7 +228,7 @@ def test_sampling_shap_permutation(benchmark, sampling_problem):
             out.append(explainer(x[None, :], max_evals=BUDGET, silent=True).values[0])
         return out
 
-    record(benchmark, "shap Permutation", benchmark.pedantic(run, rounds=1, iterations=1), phi)
+    record(benchmark, "shap Permutation", benchmark.pedantic(run, rounds=1, iterations=1, warmup_rounds=1), phi)
 
 
 def test_sampling_shap_kernel(benchmark, sampling_problem):
@@ -243,4 +244,4 @@ def test_sampling_shap_kernel(benchmark, sampling_problem):
             out.append(explainer.shap_values(x[None, :], nsamples=BUDGET, l1_reg=False, silent=True)[0])
         return out
 
-    record(benchmark, "shap KernelExplainer", benchmark.pedantic(run, rounds=1, iterations=1), phi)
+    record(benchmark, "shap KernelExplainer", benchmark.pedantic(run, rounds=1, iterations=1, warmup_rounds=1), phi)
