@@ -20,10 +20,11 @@ model calls as ours.
 Groups
 ------
 exact model game n=8, 12, 16 (K = 20)
-    ``shapley.explain`` (Gray-code exact) of the MLP itself, which runs the
-    compiled model-game kernel, and of the same model wrapped in a Python
-    function, which runs the generic path; vs shap Exact vs shapiq
-    ExactComputer, each called once before timing.
+    ``shapley.explain`` (Gray-code exact) runs on the MLP itself, which
+    uses the compiled model-game kernel, and on the same model wrapped in
+    a Python function, which uses the generic path. Its peers are shap
+    Exact and shapiq ExactComputer. Each contender is called once before
+    timing.
 exact table game n=10, 16, 20, 24
     ``shapley.exact`` (subset) vs shapiq ExactComputer (n <= 16; at n = 20
     its coalition matrices take minutes).

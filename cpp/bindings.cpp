@@ -269,7 +269,8 @@ void* symbol_near(const void* address, const char* name) {
     void* handle = dlopen(info.dli_fname, RTLD_NOW | RTLD_NOLOAD);
     if (handle == nullptr) return nullptr;
     void* symbol = dlsym(handle, name);
-    // The library stays loaded: the module that exported the capsule holds it.
+    // The library stays loaded after dlclose, because the module that
+    // exported the capsule keeps a reference to it.
     dlclose(handle);
     return symbol;
 }

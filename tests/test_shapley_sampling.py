@@ -70,7 +70,7 @@ def test_minimum_budgets_follow_the_methods():
     assert shapley.minimum_budget(n, "permutation") == 2 + 2 * (n - 1)
     assert shapley.minimum_budget(n, "antithetic") == 2 + 2 * (n - 1)
     # Stratified: v(empty), v(N), the n singletons and their complements, then
-    # n complementary pairs for each class {k, n - k}, k = 2, 3, 4 (each holds
+    # n complementary pairs for each class {k, n - k}, k = 2, 3, 4 (each contains
     # more than n pairs at n = 9).
     assert shapley.minimum_budget(n, "stratified") == 2 + 2 * n + 3 * 2 * n
     assert shapley.minimum_budget(n, "kernel") == 2 * n + 2
@@ -406,7 +406,7 @@ def test_kernel_minimum_budget_error_nan():
 
 @pytest.mark.parametrize(("n", "seed"), [(6, 3), (8, 4)])
 def test_kernel_errors_match_spread_small_budget(n, seed):
-    # At twice the minimum budget each sampled size class holds a few
+    # At twice the minimum budget each sampled size class contains a few
     # pairs. The linearized error was 0.35 to 0.65 of the spread here, and
     # the jackknife refit is within about 10% of it. The bounds leave room
     # for the sampling error of 300 seeds (about 4% on a standard deviation).

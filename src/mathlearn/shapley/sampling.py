@@ -130,11 +130,11 @@ class Estimate:
 class SamplingWarning(UserWarning):
     """Warning that a sampled estimate or its standard errors are known to be unreliable.
 
-    ``sample`` issues it when the standard errors rest on fewer than
-    ``MIN_BLOCKS`` independent samples (normal 95% intervals then cover
-    well below 95%, and a player whose few samples agree gets a standard
-    error of 0), and when Kernel SHAP samples no pair or a single pair of a
-    size class. Raising the budget removes it.
+    ``sample`` issues it in two cases. The first is standard errors that
+    rest on fewer than ``MIN_BLOCKS`` independent samples: normal 95%
+    intervals then cover well below 95%, and a player whose few samples
+    agree gets a standard error of 0. The second is Kernel SHAP sampling no
+    pair, or a single pair, of some size class. Raising the budget removes it.
     """
 
 
@@ -263,9 +263,9 @@ def _ends(evaluate, n):
     return v[0], v[1]
 
 
-# Fewest independent blocks of orders that permutation and antithetic
-# sampling aim for: the standard error from B blocks is a t statistic
-# with B - 1 degrees of freedom, whose tails are heavy for small B.
+# Minimum number of independent blocks of orders that permutation and
+# antithetic sampling aim for. The standard error from B blocks gives a t
+# statistic with B - 1 degrees of freedom, whose tails are heavy for small B.
 MIN_BLOCKS = 8
 
 # Stop drawing once this many samples in a row brought no new coalition:
@@ -599,8 +599,8 @@ def _stratified(evaluate, n, budget, rng):
     return total / n + a, np.sqrt(variance) / n
 
 
-# Expected number of pairs in each domain of a class (pairs whose S holds the
-# player, pairs whose S does not) from which the class term is the sum of
+# Expected number of pairs in each domain of a class (pairs whose S contains
+# the player, pairs whose S does not) from which the class term is the sum of
 # the two domain means. The choice then depends on the design alone, and a
 # domain with fewer than two pairs, which would need the other estimator,
 # has probability below 1e-3 (hypergeometric tail at mean 10).
