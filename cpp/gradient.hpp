@@ -20,7 +20,9 @@
 
 #include <algorithm>
 #include <cstddef>
+#include <cstdint>
 #include <memory>
+#include <optional>
 #include <vector>
 
 #include "blas.hpp"
@@ -88,6 +90,7 @@ struct MseGradientWorkspace {
     std::vector<std::ptrdiff_t> hidden_offset;  // a_l at hidden_offset[l - 1], l = 1..L-1
     std::ptrdiff_t y_offset = 0, delta_offset = 0, grad_offset = 0;
     std::unique_ptr<T[]> data;
+    T* base = nullptr;  // data rounded up to a 64-byte boundary
     std::vector<double> partial_value;
 
     MseGradientWorkspace(const Layout& lay, std::ptrdiff_t B) {
@@ -120,11 +123,14 @@ struct MseGradientWorkspace {
         offset += 2 * block_rows * width;
         grad_offset = offset;
         offset += lay.n_params;
-        // Pad each thread's share to a multiple of 64 bytes, so that no
-        // cache line is written by two threads.
+        // Start at a 64-byte boundary and pad each thread's share to a
+        // multiple of 64 bytes, so that no cache line is written by two threads.
         const std::ptrdiff_t line = 64 / std::ptrdiff_t(sizeof(T));
         thread_stride = (offset + line - 1) / line * line;
-        data = scratch_buffer<T>(static_cast<std::size_t>(thread_stride * n_threads));
+        data = scratch_buffer<T>(static_cast<std::size_t>(thread_stride * n_threads + line));
+        const std::uintptr_t address = reinterpret_cast<std::uintptr_t>(data.get());
+        const std::uintptr_t misalignment = address % 64;
+        base = data.get() + (misalignment == 0 ? 0 : (64 - misalignment) / sizeof(T));
         partial_value.assign(static_cast<std::size_t>(n_threads), 0.0);
     }
 };
@@ -181,19 +187,27 @@ double mse_value_and_gradient(const Layout& lay, const Sigma& act, const T* w, c
     // The same rounding as the NumPy expression (2 / Y.size) * (Y - y) in dtype T.
     const T scale = T(2.0 / (double(B) * double(m)));
     const int n_threads = ws.n_threads;
-    SerialBlasScope serial_blas;
+    // Only a call that runs on several threads needs OpenBLAS single-threaded.
+    std::optional<SerialBlasScope> serial_blas;
+    if (n_threads > 1) serial_blas.emplace();
 
 #pragma omp parallel num_threads(n_threads) if (n_threads > 1)
     {
+        // OpenMP may start fewer threads than requested (OMP_THREAD_LIMIT,
+        // OMP_DYNAMIC, nested regions), so rows and gradient slices are split
+        // among the threads that actually run. The workspace holds n_threads
+        // shares, at least as many as the team.
         int t = 0;
+        int team = 1;
 #ifdef MATHLEARN_HAVE_OPENMP
         t = omp_get_thread_num();
+        team = omp_get_num_threads();
 #endif
-        T* mine = ws.data.get() + ws.thread_stride * t;
+        T* mine = ws.base + ws.thread_stride * t;
         T* g = (t == 0) ? grad : mine + ws.grad_offset;
         std::fill(g, g + P, T(0));
-        const std::ptrdiff_t begin = B * t / n_threads;
-        const std::ptrdiff_t end = B * (t + 1) / n_threads;
+        const std::ptrdiff_t begin = B * t / team;
+        const std::ptrdiff_t end = B * (t + 1) / team;
         double value = 0.0;
         for (std::ptrdiff_t r0 = begin; r0 < end; r0 += ws.block_rows) {
             const std::ptrdiff_t rows = std::min(ws.block_rows, end - r0);
@@ -201,13 +215,13 @@ double mse_value_and_gradient(const Layout& lay, const Sigma& act, const T* w, c
         }
         ws.partial_value[static_cast<std::size_t>(t)] = value;
 
-        if (n_threads > 1) {
+        if (team > 1) {
             // grad = sum over threads, each thread summing a slice of P.
 #pragma omp barrier
-            const std::ptrdiff_t p0 = P * t / n_threads;
-            const std::ptrdiff_t p1 = P * (t + 1) / n_threads;
-            for (int u = 1; u < n_threads; ++u) {
-                const T* other = ws.data.get() + ws.thread_stride * u + ws.grad_offset;
+            const std::ptrdiff_t p0 = P * t / team;
+            const std::ptrdiff_t p1 = P * (t + 1) / team;
+            for (int u = 1; u < team; ++u) {
+                const T* other = ws.base + ws.thread_stride * u + ws.grad_offset;
                 for (std::ptrdiff_t p = p0; p < p1; ++p) grad[p] += other[p];
             }
         }

@@ -52,8 +52,8 @@
 // walk applies W_2 once per coalition (the mean path). It sums s_S in
 // double. For a ratio unit i that sum is within (K + 11) eps
 // sum_k |sigma(u'_{S,k,i})| of the exact sum, the activations' own error
-// included. A shift unit takes sigma in double as forward() computes it,
-// and its sum adds K eps sum_k |sigma|. The product with W_2, the division
+// included. A shift unit takes sigma in double (the function forward()
+// uses for float64 nets), and its sum adds K eps sum_k |sigma|. The product with W_2, the division
 // by K and the addition of b_2 add at most
 // (h_1 + 3) eps (|b_2| + sum_i |W_2[:, i]| |s_{S,i}| / K). Deeper networks
 // run layers 2..L in T as forward() does, on blocks of hybrid rows (the

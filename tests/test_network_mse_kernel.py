@@ -16,6 +16,8 @@ rounding errors of the widest sum, bounded by 4 * (widest layer) * depth
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
 
 import numpy as np
 import pytest
@@ -157,3 +159,30 @@ def test_float32_tanh_special_values():
     net.params = [1.0, 0.0, 1.0, 0.0]
     got = net.forward(np.array([[0.0], [9.0], [10.0], [80.0], [-80.0]], dtype=np.float32))[:, 0]
     np.testing.assert_array_equal(got, np.tanh(np.array([0.0, 9.0, 10.0, 80.0, -80.0], dtype=np.float32)))
+
+
+def test_mse_kernel_smaller_openmp_team():
+    # OMP_THREAD_LIMIT=1 makes OpenMP start one thread where the kernel
+    # requests two, so every row and gradient slice must still be covered by
+    # the team that runs. A fresh interpreter is needed, because OpenMP reads
+    # the limit once, at start-up.
+    script = (
+        "import numpy as np\n"
+        "import mathlearn as ml\n"
+        "from tests.test_network_mse_kernel import make_problem, separate_passes\n"
+        "ml.set_num_threads(2)\n"
+        "net, X, y, _ = make_problem('tanh', np.float64, weighted=False)\n"
+        "value, grad = net.value_and_gradient(X, y)\n"
+        "expected_value, expected_grad = separate_passes(net, X, y, None)\n"
+        "print(abs(value - expected_value) / abs(expected_value))\n"
+        "print(np.abs(grad - expected_grad).max() / np.abs(expected_grad).max())\n"
+    )
+    env = dict(os.environ, OMP_THREAD_LIMIT="1")
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    result = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, check=True, env=env, cwd=root
+    )
+    value_error, grad_error = (float(line) for line in result.stdout.split())
+    tol = rounding_tol(np.float64, SIZES)
+    assert value_error <= tol
+    assert grad_error <= tol
