@@ -16,10 +16,12 @@
 
 #include <algorithm>
 #include <cstddef>
+#include <memory>
 #include <vector>
 
 #include "mlp.hpp"
 #include "stream_store.hpp"
+#include "threads.hpp"
 
 namespace mathlearn {
 
@@ -222,20 +224,35 @@ void jacobian(const Layout& lay, const Sigma& act, const T* w, const T* X, std::
     const std::ptrdiff_t n_blocks = (B + kJacobianRows - 1) / kJacobianRows;
     const bool streaming = use_streaming_stores(B * m * P * std::ptrdiff_t(sizeof(T)));
 
-#pragma omp parallel num_threads(max_threads()) if (B * m * P >= kParallelMinWork)
-    {
-        JacobianScratch<T> s{d_offset,
-                             std::vector<T>(static_cast<std::size_t>(d_size)),
-                             std::vector<T>(static_cast<std::size_t>(lay.width_max_hidden())),
-                             {},
-                             {},
-                             std::vector<const T*>(static_cast<std::size_t>(std::max(L - 1, 0))),
-                             std::vector<const T*>(static_cast<std::size_t>(std::max(L - 1, 0))),
-                             streaming};
+    // Every thread's scratch is allocated here, because std::bad_alloc
+    // thrown inside the OpenMP region would terminate the process.
+    const bool parallel = B * m * P >= kParallelMinWork;
+    const int n_threads = parallel ? max_threads() : 1;
+    std::vector<std::unique_ptr<JacobianScratch<T>>> scratch;
+    for (int t = 0; t < n_threads; ++t) {
+        scratch.emplace_back(new JacobianScratch<T>{
+            d_offset,
+            std::vector<T>(static_cast<std::size_t>(d_size)),
+            std::vector<T>(static_cast<std::size_t>(lay.width_max_hidden())),
+            {},
+            {},
+            std::vector<const T*>(static_cast<std::size_t>(std::max(L - 1, 0))),
+            std::vector<const T*>(static_cast<std::size_t>(std::max(L - 1, 0))),
+            streaming});
+        JacobianScratch<T>& s = *scratch.back();
         for (int l = 1; l < L; ++l) {
             s.a_block.emplace_back(static_cast<std::size_t>(kJacobianRows) * lay.n[l]);
             if (act.needs_z()) s.z_block.emplace_back(static_cast<std::size_t>(kJacobianRows) * lay.n[l]);
         }
+    }
+
+#pragma omp parallel num_threads(n_threads) if (parallel)
+    {
+        int t = 0;
+#ifdef MATHLEARN_HAVE_OPENMP
+        t = omp_get_thread_num();
+#endif
+        JacobianScratch<T>& s = *scratch[static_cast<std::size_t>(t)];
 
 #pragma omp for schedule(static) nowait
         for (std::ptrdiff_t blk = 0; blk < n_blocks; ++blk) {
